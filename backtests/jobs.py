@@ -1,0 +1,85 @@
+"""`cli.py backtest` end to end: settings in, a run on disk and a metrics table out.
+
+The CLI only parses; this module turns the merged settings (config file plus command line) into a
+MarketSpec and RunSettings, runs, writes the outputs and returns what the terminal shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from backtests.market import Market, MarketSpec, prepare_market, window_market
+from backtests.metrics import format_table, metrics_table
+from backtests.outputs import default_out_dir, write_run
+from backtests.result import RunResult
+from backtests.runner import RunSettings, run_backtest
+from strategies.config import risk_config_from_settings
+from strategies.registry import build_params, get_strategy
+
+RISK_KEYS = ("stop", "take_profit", "portfolio_stop", "size", "max_weight", "tranches", "costs")
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    result: RunResult
+    out_dir: Path | None
+    table: str
+    notes: tuple[str, ...]
+
+
+def market_spec(settings: dict) -> MarketSpec:
+    """The data part of the settings."""
+    return MarketSpec(
+        source=settings.get("source") or "embedded",
+        start=_day(settings.get("start")),
+        end=_day(settings.get("end")),
+        data_dir=settings.get("data_dir"),
+        cache_dir=settings.get("cache_dir"),
+        window=settings.get("window") or "full",
+        before=int(settings.get("before", 5) if settings.get("before") is not None else 5),
+        after=int(settings.get("after", 5) if settings.get("after") is not None else 5),
+    )
+
+
+def run_settings(settings: dict) -> RunSettings:
+    """The strategy part: parameters, risk rules (the strategy's defaults, overridden key by key by
+    what the user gave), cash, seed, and whether to trade only inside the evaluation window."""
+    name = settings["strategy"]
+    entry = get_strategy(name)
+    defaults = entry.default_risk.to_settings()
+    given = {k: settings[k] for k in RISK_KEYS if settings.get(k) not in (None, (), [])}
+    if "costs" in given:
+        given["costs"] = {**defaults["costs"], **given["costs"]}
+    risk = risk_config_from_settings({**defaults, **given})
+    window = settings.get("window") or "full"
+    return RunSettings(
+        strategy=name,
+        params=build_params(name, settings.get("params") or {}),
+        risk=risk,
+        cash=float(settings.get("cash") or 1_000_000.0),
+        windows_only=window != "full",
+        seed=int(settings.get("seed") or 0),
+    )
+
+
+def backtest(settings: dict, market: Market | None = None, write: bool = True,
+             tearsheet: bool = True) -> BacktestOutcome:
+    """Run the strategy the settings name; write its files to settings["out"] (or the default)."""
+    run = run_settings(settings)
+    market = market if market is not None else prepare_market(market_spec(settings))
+    if run.windows_only and not market.stepped:
+        market = window_market(market)
+    result = run_backtest(run, market)
+    out_dir = None
+    if write:
+        target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)
+        out_dir = write_run(result, target, tearsheet=tearsheet)
+    table = format_table(metrics_table(result))
+    return BacktestOutcome(result, out_dir, table, tuple(market.notes))
+
+
+def _day(value) -> pd.Timestamp | None:
+    return None if value is None else pd.Timestamp(value).normalize()

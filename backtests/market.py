@@ -1,0 +1,221 @@
+"""Everything a run needs from outside, prepared once: aligned bars, signal lines, option inputs.
+
+A tuning study or a comparison prepares one `Market` and runs many strategies or trials on it, so
+data loading, the regime classifier, the volatility proxy and the calendar are never recomputed per
+run. Every column on session t is computed from data up to t's close (see each function).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import data
+from backtests.errors import RunError
+from backtests.optionbook import OptionMarket
+from data.calendar import holiday_shortened_week, monthly_expiries, nyse_sessions, triple_witching_days
+from data.errors import DataError
+from data.hashing import data_hash
+from data.macro import load_macro
+from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
+from strategies.regime import PRIOR, REGIMES, classify_rules, compute_features
+from strategies.signals import average_true_range, momentum_signal, realized_vol
+from strategies.volsurface import SkewParams, atm_vol_proxy
+
+# every symbol a playbook may trade, in the order feeds are added; SPY is the option underlying
+TRADED = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
+WINDOW_CHOICES = ("full",) + WINDOW_KINDS
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """What to prepare: the data source and span, the evaluation window, the indicator look-backs."""
+
+    source: str = "embedded"
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    window: str = "full"
+    before: int = 5
+    after: int = 5
+    atr_sessions: int = 14
+    vol_sessions: int = 20
+    vol_method: str = "garch"
+    div_yield: float = 0.02
+    skew: SkewParams = field(default_factory=SkewParams)
+
+    def __post_init__(self):
+        if self.window not in WINDOW_CHOICES:
+            raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
+
+
+@dataclass
+class Market:
+    spec: MarketSpec
+    sessions: pd.DatetimeIndex
+    bars: dict[str, pd.DataFrame]  # per traded symbol: OHLCV + atr + rvol, on `sessions`
+    signals: pd.DataFrame  # SIGNAL_LINES on `sessions`
+    regime: pd.DataFrame  # classifier output on `sessions`
+    windows: list[Window]
+    options: OptionMarket
+    expiries: pd.DatetimeIndex
+    data_hash: str
+    notes: list[str]
+    proxies: dict[str, str]
+    stepped: bool = False  # True when only window sessions are kept (window_market)
+    block_start: np.ndarray | None = None  # stepped: True on the first session after a gap
+
+
+def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
+    """Load, validate and align the data, and compute every signal and option input once."""
+    notes: list[str] = []
+    frames = {}
+    for symbol in TRADED + ("^VIX",):
+        try:
+            frames[symbol] = data.load([symbol], spec.start, spec.end, source=spec.source,
+                                       data_dir=spec.data_dir, cache_dir=spec.cache_dir)[symbol]
+        except DataError as exc:
+            if symbol == "SPY":
+                raise
+            notes.append(f"{symbol} unavailable, playbooks go without it: {exc}")
+    spy = frames["SPY"]
+    sessions = pd.DatetimeIndex(spy.index, name="date")
+    if len(sessions) < 60:
+        raise RunError(f"only {len(sessions)} sessions of SPY between the dates asked; "
+                       "a run needs 60 or more")
+    bars = {}
+    for symbol in TRADED:
+        if symbol not in frames:
+            continue
+        frame = frames[symbol].reindex(sessions)
+        missing = frame["close"].isna()
+        inner = missing[frame["close"].first_valid_index():frame["close"].last_valid_index()]
+        if inner.any():
+            raise DataError(
+                f"{spec.source}: {symbol} has no bar on {inner[inner].index[0]:%Y-%m-%d}, a session "
+                f"of SPY ({int(inner.sum())} such sessions); the series must share SPY's sessions"
+            )
+        frame["atr"] = average_true_range(frame, spec.atr_sessions)
+        frame["rvol"] = realized_vol(frame["close"], spec.vol_sessions)
+        # A series that starts after or ends before SPY (the embedded T-bill index ends with its last
+        # published month) is untradable outside its span; its price is carried flat there only so
+        # that a zero position values to zero. `last_bar` flags the last two real bars: the strategy
+        # exits at the close before the last one, so the sale fills at that last real open.
+        tradable = frame["close"].notna()
+        frame["tradable"] = tradable.astype(float)
+        frame["last_bar"] = (tradable & ~tradable.shift(-2, fill_value=True)).astype(float)
+        frame[["open", "high", "low", "close", "adj_close"]] = frame[
+            ["open", "high", "low", "close", "adj_close"]].ffill().bfill()
+        frame["volume"] = frame["volume"].fillna(0.0)
+        bars[symbol] = frame
+    vix = frames["^VIX"]["close"] if "^VIX" in frames else None
+
+    calendar_sessions = nyse_sessions(min(sessions[0], pd.Timestamp("1990-01-01")))
+    expiries = monthly_expiries(calendar_sessions)
+    regime = _regime(frames, sessions, vix, calendar_sessions, spec, notes)
+    windows = [] if spec.window == "full" else windows_of_kind(spec.window, sessions, spec.before, spec.after)
+    if spec.window != "full" and not windows:
+        raise RunError(f"no complete {spec.window} window between {sessions[0]:%Y-%m-%d} and "
+                       f"{sessions[-1]:%Y-%m-%d}")
+    # `in_window` at the close of t says whether session t+1 lies in a window: a windows-only run
+    # holds positions from a window's first open to the open after its last session (the exchange
+    # calendar is known in advance, so this looks ahead at dates, never at prices)
+    if windows:
+        in_window = window_mask(windows, sessions).shift(-1, fill_value=False).astype(float)
+    else:
+        in_window = pd.Series(1.0, sessions)
+    late_december = (sessions.month == 12) & (sessions.day > 15)
+    holiday_week = holiday_shortened_week(calendar_sessions).reindex(sessions).fillna(False).to_numpy()
+    thin = holiday_week | late_december
+    tech = bars.get("QQQ")
+    signals = pd.DataFrame({
+        "regime": regime["code"].astype(float),
+        "p_momentum": regime["momentum"], "p_range": regime["range"], "p_selloff": regime["selloff"],
+        "momentum_signal": momentum_signal(tech["close"], spy["close"]) if tech is not None else 0.0,
+        "in_window": in_window.to_numpy(),
+        "thin_liquidity": thin.astype(float),
+    }, index=sessions)
+
+    vol = atm_vol_proxy(spy["close"], vix, method=spec.vol_method)
+    rate = load_macro("tbill_rate", sessions, source=spec.source, data_dir=spec.data_dir,
+                      cache_dir=spec.cache_dir)
+    if rate.isna().all():
+        notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
+    options = OptionMarket(
+        dates=sessions, open=spy["open"].to_numpy(float), close=spy["close"].to_numpy(float),
+        atm_vol=vol["atm_vol"].to_numpy(float), rate=rate.fillna(0.0).to_numpy(float),
+        expiries=expiries, div_yield=spec.div_yield, skew=spec.skew,
+        vol_source=vol["source"].to_numpy(),
+    )
+    used = {s: f for s, f in frames.items()}
+    return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
+                  data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()})
+
+
+def window_market(market: Market) -> Market:
+    """The same market stepped only through its windows: for each window the session before its
+    first, the window, and the session after its last (see backtests.windows_eval).
+
+    A windows-only run is flat outside windows, so skipping the sessions in between changes no
+    trade and no window's return, and the run is many times faster (this is what makes a tuning
+    study affordable). Every signal was computed on the full history before the cut. Cash earns
+    the T-bill rate across the gaps, as it would have.
+    """
+    if not market.windows:
+        raise RunError("this market has no windows to step through; use --window")
+    sessions = market.sessions
+    keep = np.zeros(len(sessions), dtype=bool)
+    for w in market.windows:
+        start = max(sessions.searchsorted(w.first) - 1, 0)
+        stop = min(sessions.searchsorted(w.last, side="right") + 1, len(sessions))
+        keep[start:stop] = True
+    cut = sessions[keep]
+    o = market.options
+    options = OptionMarket(dates=cut, open=o.open[keep], close=o.close[keep], atm_vol=o.atm_vol[keep],
+                           rate=o.rate[keep], expiries=o.expiries, div_yield=o.div_yield, skew=o.skew,
+                           vol_source=None if o.vol_source is None else o.vol_source[keep])
+    return Market(market.spec, cut, {s: f[keep] for s, f in market.bars.items()}, market.signals[keep],
+                  market.regime[keep], market.windows, options, market.expiries, market.data_hash,
+                  market.notes, market.proxies, stepped=True,
+                  block_start=(keep & ~np.roll(keep, 1))[keep])
+
+
+def _regime(frames, sessions, vix, calendar_sessions, spec, notes) -> pd.DataFrame:
+    """The rules classifier's probabilities and label on each session (known at its close)."""
+    triple = triple_witching_days(calendar_sessions)
+    calendar = calendar_columns(sessions, calendar_sessions, triple)
+    try:
+        long_yield = load_macro("long_yield", sessions, source=spec.source, data_dir=spec.data_dir,
+                                cache_dir=spec.cache_dir)
+    except DataError as exc:
+        notes.append(f"no long-yield series, the rate rules are off: {exc}")
+        long_yield = None
+    features = compute_features(frames["SPY"], frames.get("QQQ"), smh=frames.get("SMH"),
+                                vix=vix, long_yield=long_yield, calendar=calendar)
+    probs = classify_rules(features)
+    missing = probs[list(REGIMES)].isna().any(axis=1)
+    if missing.any():
+        prior = dict(zip(REGIMES, PRIOR))
+        for regime_name in REGIMES:
+            probs.loc[missing, regime_name] = prior[regime_name]
+        probs.loc[missing, "label"] = REGIMES[int(np.argmax(PRIOR))]
+    probs["code"] = [REGIMES.index(label) for label in probs["label"]]
+    return probs
+
+
+def calendar_columns(sessions: pd.DatetimeIndex, calendar_sessions: pd.DatetimeIndex,
+                     triple: pd.DatetimeIndex) -> pd.DataFrame:
+    """The classifier's calendar inputs, from the exchange calendar (known in advance, no look-ahead)."""
+    from data.calendar import sessions_to_next
+
+    to_next = sessions_to_next(triple, calendar_sessions).reindex(sessions)
+    week = sessions.to_period("W-FRI")
+    return pd.DataFrame({
+        "sessions_to_triple_witching": to_next,
+        "triple_witching_week": week.isin(triple.to_period("W-FRI")),
+        "holiday_week": holiday_shortened_week(calendar_sessions).reindex(sessions).fillna(False).to_numpy(),
+        "late_december": (sessions.month == 12) & (sessions.day > 15),
+    }, index=sessions)

@@ -1,0 +1,319 @@
+"""Options inside the backtrader portfolio.
+
+`OptionMarket` prices any listed contract on any session from information known at that moment;
+`OptionBook` holds the positions, fills orders, settles expiries and marks to model; `OptionBroker`
+is backtrader's BackBroker with the book's value in the portfolio value, so every analyzer, observer,
+drawdown stop and tearsheet sees the options.
+
+Timing (no look-ahead): a strategy decides at the close of session t and `submit`s; the order fills at
+the open of session t+1 at the model price from t+1's opening index level and the implied volatility
+known at t's close, plus half the bid-ask spread, plus commission. Contracts expiring on session t+1
+settle first, at that session's opening level (SPX-style AM settlement, where the expiring and the new
+month's option meet at the same opening print, as in Cboe's benchmark indices). Marks at each close use
+that close and that close's volatility.
+
+Short calls: covered up to the index units the portfolio holds long in the underlying; beyond that
+each contract reserves Cboe's broad-based index margin, 15% of the underlying value less the
+out-of-the-money amount, at least 10%, and a fill that would leave less cash than the margin reserved
+is rejected and recorded as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from strategies.contracts import OptionContract
+from strategies.options import OptionCosts
+from strategies.options import quote as option_quote
+from strategies.volsurface import SkewParams, smile_vol_one
+
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A model quote for one contract at one moment; prices per option-underlying point."""
+
+    mid: float
+    vol: float
+    spot: float  # option-underlying level used (index x scale)
+    years: float
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+
+
+@dataclass
+class OptionMarket:
+    """Everything needed to price index options on every session, as arrays on one session index.
+
+    `atm_vol[i]` and `rate[i]` are the figures known at the close of session i.
+    """
+
+    dates: pd.DatetimeIndex
+    open: np.ndarray  # underlying index level at each open
+    close: np.ndarray  # ... and close
+    atm_vol: np.ndarray  # annualised fraction, known at each close
+    rate: np.ndarray  # annualised risk-free rate, fraction, known at each close
+    expiries: pd.DatetimeIndex  # listed monthly expiry sessions
+    div_yield: float = 0.02
+    skew: SkewParams = field(default_factory=SkewParams)
+    vol_source: np.ndarray | None = None  # e.g. "vix" / "garch", recorded on fills
+
+    def __post_init__(self):
+        self._position = {d: i for i, d in enumerate(self.dates)}
+        self._quotes: dict = {}
+
+    def index_of(self, date: pd.Timestamp) -> int:
+        return self._position[pd.Timestamp(date)]
+
+    def quote(self, contract: OptionContract, i: int, at: str = "close") -> Quote:
+        """Model quote at session i's open (with i-1's close volatility) or at its close.
+
+        Quotes are cached: a session's marks, greeks and hedge decisions ask for the same ones."""
+        key = (contract, i, at)
+        cached = self._quotes.get(key)
+        if cached is None:
+            cached = self._quotes[key] = self._quote(contract, i, at)
+        return cached
+
+    def _quote(self, contract: OptionContract, i: int, at: str) -> Quote:
+        if at == "open":
+            if i == 0:
+                raise ValueError("no option can fill at the first session's open: nothing was known before")
+            level, known = self.open[i], i - 1
+        else:
+            level, known = self.close[i], i
+        spot = float(level * contract.spec.scale)
+        years = max((contract.expiry - self.dates[i]).days, 0) / DAYS_PER_YEAR
+        vol = smile_vol_one(float(self.atm_vol[known]), spot, contract.strike,
+                            max(years, 1 / DAYS_PER_YEAR), self.skew)
+        q = option_quote(contract.kind, spot, contract.strike, years, vol, float(self.rate[known]),
+                         self.div_yield)
+        return Quote(float(q["price"]), vol, spot, years, float(q["delta"]), float(q["gamma"]),
+                     float(q["vega"]), float(q["theta"]))
+
+
+@dataclass
+class _Lot:
+    """An open position in one contract, with what a trade record needs."""
+
+    quantity: float = 0.0
+    avg_price: float = 0.0
+    entry_date: pd.Timestamp | None = None
+    entry_index: int = 0
+    commission: float = 0.0
+    spread: float = 0.0
+
+
+class OptionBook:
+    """Option positions of one portfolio: fills, settlement, marks, greeks, records."""
+
+    def __init__(self, market: OptionMarket, costs: OptionCosts):
+        self.market = market
+        self.costs = costs
+        self.lots: dict[OptionContract, _Lot] = {}
+        self.pending: list[tuple[OptionContract, float, str]] = []
+        self.fills: list[dict] = []
+        self.trades: list[dict] = []
+        self.commission_paid = 0.0
+        self.spread_paid = 0.0
+        self.margin_rejections = 0
+
+    # --- what strategies call (at the close of session i) -------------------------------------
+    def submit(self, contract: OptionContract, quantity: float, reason: str = "") -> None:
+        """Queue an order for `quantity` contracts (negative sells) to fill at the next open."""
+        if quantity:
+            self.pending.append((contract, float(quantity), reason))
+
+    def positions(self) -> dict[OptionContract, float]:
+        return {c: lot.quantity for c, lot in self.lots.items() if lot.quantity}
+
+    def pending_quantity(self, contract: OptionContract) -> float:
+        return sum(q for c, q, _ in self.pending if c == contract)
+
+    def value(self, i: int) -> float:
+        """Mark-to-model value of all positions at session i's close (mid prices)."""
+        total = 0.0
+        for c, lot in self.lots.items():
+            if lot.quantity:
+                total += lot.quantity * self._mark(c, i) * c.spec.multiplier
+        return total
+
+    def dollar_delta(self, i: int) -> float:
+        """Net delta of the options at session i's close, in account currency per 100% index move."""
+        total = 0.0
+        for c, lot in self.lots.items():
+            if lot.quantity and c.expiry > self.market.dates[i]:
+                q = self.market.quote(c, i, "close")
+                total += lot.quantity * q.delta * c.spec.multiplier * q.spot
+        return total
+
+    def quote(self, contract: OptionContract, i: int, at: str = "close") -> Quote:
+        return self.market.quote(contract, i, at)
+
+    # --- what the broker calls at each session's open ----------------------------------------
+    def on_open(self, i: int, cash: float, underlying_units: float) -> float:
+        """Settle what expires at or before this session, fill pending orders; returns the new cash."""
+        date = self.market.dates[i]
+        for c in [c for c, lot in self.lots.items() if lot.quantity and c.expiry <= date]:
+            settle = c.intrinsic(self.market.open[i])
+            cash += self.lots[c].quantity * settle * c.spec.multiplier
+            self._record_fill(i, c, -self.lots[c].quantity, settle, 0.0, 0.0, None, "expiry")
+            self._reduce(c, -self.lots[c].quantity, settle, i, 0.0, 0.0, "expiry")
+        orders, self.pending = self.pending, []
+        for c, qty, reason in orders:
+            if c.expiry <= date:
+                self._record_rejection(i, c, qty, f"{reason}: contract expired before the fill")
+                continue
+            q = self.market.quote(c, i, "open")
+            half = float(self.costs.half_spread(q.mid))
+            fill = q.mid + half if qty > 0 else max(q.mid - half, 0.0)
+            commission = abs(qty) * self.costs.commission_per_contract
+            new_cash = cash - qty * fill * c.spec.multiplier - commission
+            if qty < 0 and c.kind == "call":
+                margin = self._uncovered_call_margin(i, underlying_units, extra=(c, qty))
+                if new_cash < margin:
+                    self.margin_rejections += 1
+                    self._record_rejection(i, c, qty, f"{reason}: margin for uncovered calls exceeds cash")
+                    continue
+            cash = new_cash
+            spread_cost = abs(qty) * (fill - q.mid if qty > 0 else q.mid - fill) * c.spec.multiplier
+            self.commission_paid += commission
+            self.spread_paid += spread_cost
+            self._record_fill(i, c, qty, fill, commission, spread_cost, q, reason)
+            lot = self.lots.setdefault(c, _Lot())
+            if lot.quantity == 0 or np.sign(lot.quantity) == np.sign(qty):
+                self._increase(lot, qty, fill, i, commission, spread_cost)
+            else:
+                closing = -lot.quantity if abs(qty) > abs(lot.quantity) else qty
+                share = closing / qty
+                self._reduce(c, closing, fill, i, commission * share, spread_cost * share, reason)
+                rest = qty - closing
+                if rest:
+                    self._increase(self.lots[c], rest, fill, i, commission * (1 - share),
+                                   spread_cost * (1 - share))
+        return cash
+
+    # --- internals -----------------------------------------------------------------------------
+    def _mark(self, c: OptionContract, i: int) -> float:
+        if c.expiry <= self.market.dates[i]:
+            return c.intrinsic(self.market.close[i])
+        return self.market.quote(c, i, "close").mid
+
+    def _uncovered_call_margin(self, i: int, underlying_units: float, extra) -> float:
+        short_units = 0.0
+        contracts: dict[OptionContract, float] = {c: lot.quantity for c, lot in self.lots.items()}
+        c_new, q_new = extra
+        contracts[c_new] = contracts.get(c_new, 0.0) + q_new
+        margin = 0.0
+        # cover the calls nearest the money first: they need the most margin
+        for c, q in sorted(contracts.items(), key=lambda kv: kv[0].strike):
+            if c.kind != "call" or q >= 0:
+                continue
+            units = -q * c.spec.units_per_contract
+            covered = min(units, max(underlying_units - short_units, 0.0))
+            short_units += units
+            uncovered_contracts = (units - covered) / c.spec.units_per_contract
+            if uncovered_contracts > 0:
+                spot = self.market.open[i] * c.spec.scale
+                out_of_money = max(c.strike - spot, 0.0)
+                per_point = max(0.15 * spot - out_of_money, 0.10 * spot)
+                margin += uncovered_contracts * per_point * c.spec.multiplier
+        return margin
+
+    def _increase(self, lot: _Lot, qty, fill, i, commission, spread_cost):
+        total = lot.quantity + qty
+        lot.avg_price = (lot.avg_price * lot.quantity + fill * qty) / total
+        if lot.quantity == 0:
+            lot.entry_date, lot.entry_index = self.market.dates[i], i
+            lot.commission = lot.spread = 0.0
+        lot.quantity = total
+        lot.commission += commission
+        lot.spread += spread_cost
+
+    def _reduce(self, c, qty, fill, i, commission, spread_cost, reason):
+        """Close `qty` (opposite sign to the lot) at `fill`; write the trade record."""
+        lot = self.lots[c]
+        closed = -qty  # signed size of the position closed
+        share = closed / lot.quantity
+        entry_costs = (lot.commission + lot.spread) * share
+        pnl = (fill - lot.avg_price) * closed * c.spec.multiplier
+        pnl_net = pnl - entry_costs - commission - spread_cost
+        premium = abs(lot.avg_price * closed * c.spec.multiplier)
+        self.trades.append({
+            "instrument": c.label, "kind": "option", "entry_date": lot.entry_date,
+            "exit_date": self.market.dates[i], "quantity": closed, "entry_price": lot.avg_price,
+            "exit_price": fill, "pnl": pnl, "pnl_net": pnl_net,
+            "return": pnl_net / premium if premium else np.nan,
+            "sessions": i - lot.entry_index, "exit_reason": reason or "signal",
+        })
+        lot.commission -= lot.commission * share
+        lot.spread -= lot.spread * share
+        lot.quantity += qty
+        if abs(lot.quantity) < 1e-12:
+            del self.lots[c]
+
+    def _record_fill(self, i, c, qty, fill, commission, spread_cost, q: Quote | None, reason):
+        self.fills.append({
+            "date": self.market.dates[i], "instrument": c.label, "kind": "option",
+            "side": "buy" if qty > 0 else "sell", "quantity": abs(qty), "price": fill,
+            "commission": commission, "slippage": spread_cost, "strike": c.strike, "expiry": c.expiry,
+            "option_type": c.kind, "implied_vol": q.vol if q else np.nan,
+            "delta": q.delta if q else np.nan, "gamma": q.gamma if q else np.nan,
+            "vega": q.vega if q else np.nan, "theta": q.theta if q else np.nan,
+            "reason": reason,
+        })
+
+    def _record_rejection(self, i, c, qty, reason):
+        self.fills.append({
+            "date": self.market.dates[i], "instrument": c.label, "kind": "option",
+            "side": "buy" if qty > 0 else "sell", "quantity": 0.0, "price": np.nan,
+            "commission": 0.0, "slippage": 0.0, "strike": c.strike, "expiry": c.expiry,
+            "option_type": c.kind, "implied_vol": np.nan, "delta": np.nan, "gamma": np.nan,
+            "vega": np.nan, "theta": np.nan, "reason": f"rejected ({reason})",
+        })
+
+
+class OptionBroker(bt.brokers.BackBroker):
+    """BackBroker whose portfolio value includes an OptionBook, and whose cash earns interest.
+
+    `underlying` is the feed the options are written on (its dates drive the book); cash, positive or
+    negative, accrues the T-bill rate known at the previous close, for the calendar days in between.
+    """
+
+    def __init__(self, book: OptionBook | None, underlying, accrue_interest: bool = True):
+        super().__init__()
+        self.book = book
+        self.underlying = underlying
+        self.accrue_interest = accrue_interest
+        self.interest_earned = 0.0
+        self.session_index = -1
+
+    def next(self):
+        date = pd.Timestamp(self.underlying.datetime.date(0))
+        if self.book is not None:
+            i = self.book.market.index_of(date)
+            if self.accrue_interest and i > 0:
+                days = (date - self.book.market.dates[i - 1]).days
+                interest = self.cash * self.book.market.rate[i - 1] * days / DAYS_PER_YEAR
+                self.cash += interest
+                self.interest_earned += interest
+            self.session_index = i
+            units = self.getposition(self.underlying).size
+            self.cash = self.book.on_open(i, self.cash, units)
+        super().next()
+
+    def _get_value(self, datas=None, lever=False):
+        value = super()._get_value(datas=datas, lever=lever)
+        if datas is None and self.book is not None and self.session_index >= 0:
+            options = self.book.value(self.session_index)
+            self._value += options
+            self._valuelever += options
+            value += options
+        return value

@@ -1,0 +1,428 @@
+"""playbook-backtest command line.
+
+A thin click group: it parses and validates options, hands off to `backtests/` and `data/`, and
+prints. Errors a user can cause (our DataError, ConfigError, RunError and click's own usage errors)
+become one line on stderr and exit code 2; a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from backtests import jobs
+from backtests.errors import RunError
+from data.errors import DataError
+from strategies.config import load_config, merge_settings
+from strategies.errors import ConfigError
+from strategies.registry import STRATEGIES
+from strategies.rulespec import (
+    parse_max_weight,
+    parse_percent,
+    parse_portfolio_stop,
+    parse_size,
+    parse_stop,
+    parse_take_profit,
+    parse_tranches,
+)
+
+USER_ERRORS = (DataError, ConfigError, RunError)
+
+
+class PlaybookGroup(click.Group):
+    """A click group that turns our user errors into one line and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except click.UsageError as exc:
+            # click's own usage block is four lines; the culprit fits in one
+            click.echo(f"error: {exc.format_message()}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=PlaybookGroup)
+def main():
+    """Backtest the year-end / triple-witching playbook: momentum, neutral, defensive."""
+
+
+# --- backtest command ---
+
+
+def _checked(parse):
+    """A click callback that runs one of our rule parsers and reports its error against the option."""
+
+    def callback(ctx, param, value):
+        if value is None or value == ():
+            return value
+        try:
+            for item in value if isinstance(value, tuple) else (value,):
+                parse(item)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+        return value
+
+    return callback
+
+
+@main.command()
+@click.option("--strategy", required=True, help="momentum | neutral | defensive | playbook | benchmark "
+              "(see `cli.py strategies`).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML or TOML file with any of these settings; command-line options win.")
+@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default=None,
+              help="Market data source [default: embedded].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+@click.option("--start", help="First session, YYYY-MM-DD.")
+@click.option("--end", help="Last session, YYYY-MM-DD.")
+@click.option("--window", type=click.Choice(["full", "triple-witching", "year-end", "santa-claus",
+                                             "monthly-expiry"]), default=None,
+              help="Trade only inside these windows (cash outside) [default: full].")
+@click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
+@click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
+@click.option("--stop", multiple=True, callback=_checked(parse_stop),
+              help="fixed:3% | trailing:5% | atr:3 | time:10 | none; repeat for several.")
+@click.option("--take-profit", callback=_checked(parse_take_profit), help="8% | atr:2 | none.")
+@click.option("--portfolio-stop", callback=_checked(parse_portfolio_stop),
+              help="Flatten at this drawdown from the peak, e.g. 15% or 15%,cooldown:10.")
+@click.option("--size", callback=_checked(parse_size), help="fixed:100% | vol-target:10%.")
+@click.option("--max-weight", callback=_checked(parse_max_weight), help="Cap per instrument, e.g. 50%.")
+@click.option("--tranches", callback=_checked(parse_tranches), help="Scale in and out in N steps.")
+@click.option("--slippage-bp", type=click.FloatRange(0, 999), help="Slippage in basis points [2].")
+@click.option("--commission", type=click.FloatRange(0), help="Commission per share [0.005].")
+@click.option("--option-commission", type=click.FloatRange(0), help="Commission per contract [0.65].")
+@click.option("--option-spread", callback=_checked(parse_percent),
+              help="Option bid-ask as a fraction of price, e.g. 3%.")
+@click.option("--tax-rate", callback=_checked(parse_percent), help="Tax on realised gains, reported apart.")
+@click.option("--cash", type=click.FloatRange(min=1000), help="Starting cash [1,000,000].")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Output directory [results/<strategy>-<time>/].")
+@click.option("--seed", type=int, help="Seed recorded in run.json (the run itself is deterministic).")
+@click.option("--no-tearsheet", is_flag=True, help="Skip the quantstats HTML tearsheet.")
+def backtest(config_path, no_tearsheet, **options):
+    """Run one strategy and write returns, trades, orders, positions, a tearsheet and run.json."""
+    costs = {key: options.pop(name) for name, key in (
+        ("slippage_bp", "slippage_bp"), ("commission", "commission_per_share"),
+        ("option_commission", "option_commission_per_contract"), ("option_spread", "option_spread_fraction"),
+        ("tax_rate", "tax_rate")) if options.get(name) is not None}
+    for name in ("slippage_bp", "commission", "option_commission", "option_spread", "tax_rate"):
+        options.pop(name, None)
+    options["costs"] = costs or None
+    file_settings = load_config(config_path) if config_path else {}
+    settings = merge_settings(file_settings, options)
+    outcome = jobs.backtest(settings, tearsheet=not no_tearsheet)
+    for note in outcome.notes:
+        click.echo(f"note: {note}")
+    click.echo(outcome.table)
+    click.echo(f"results written to {outcome.out_dir}")
+
+
+@main.command("strategies")
+def list_strategies():
+    """List the strategies `backtest --strategy` accepts."""
+    for entry in STRATEGIES.values():
+        click.echo(f"{entry.name:<10} {entry.summary}")
+
+
+
+# --- data commands ---
+
+
+def _data_day(ctx, param, value):
+    """--start/--end of the data commands: YYYY-MM-DD to a Timestamp, or None."""
+    if value is None:
+        return None
+    from data.errors import DataError as _DataError
+    from data.frames import to_date
+
+    try:
+        return to_date(value, param.name)
+    except _DataError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.") from None
+
+
+def _warn_line(message):
+    click.echo(f"warning: {message}", err=True)
+
+
+_DATA_SOURCE = click.option(
+    "--source",
+    type=click.Choice(["embedded", "yahoo", "csv"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: history shipped by installed packages; yahoo: yfinance + cache; csv: --data-dir.",
+)
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder of Yahoo-format CSV files named SYMBOL.csv (csv source).",
+)
+_CACHE_DIR = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Yahoo cache folder (default: $PLAYBOOK_CACHE_DIR, else the user cache directory).",
+)
+
+
+def _need_data_dir(source, data_dir):
+    if source == "csv" and not data_dir:
+        raise click.BadParameter(
+            "the csv source needs a folder: add --data-dir DIR.",
+            param_hint="'--data-dir'",
+        )
+
+
+def _need_ordered(start, end):
+    if start is not None and end is not None and start > end:
+        raise click.BadParameter(
+            f"{start.date()} is after --end {end.date()}; swap them.", param_hint="'--start'"
+        )
+
+
+@main.group("data")
+def data_group():
+    """Market data: what stands for each playbook symbol, Yahoo downloads, validation."""
+
+
+@data_group.command("list")
+@_DATA_SOURCE
+@_DATA_DIR
+@_CACHE_DIR
+@click.option(
+    "--all", "everything", is_flag=True, help="Also list the extra embedded series (^GSPC, large caps)."
+)
+def data_list_command(source, data_dir, cache_dir, everything):
+    """Show each playbook symbol, its part in the playbook, its date range and the proxy behind it.
+
+    On the embedded source a proxy is a real series standing in for the ETF or index (an index for
+    SPY/QQQ, an equal-weight basket of large caps for a sector ETF, compounded Fama-French T-bill
+    returns for BIL/SHY); "-" means no daily series exists offline.
+    """
+    from data.catalog import format_rows, list_rows
+
+    _need_data_dir(source, data_dir)
+    for line in format_rows(list_rows(source, data_dir, cache_dir, everything)):
+        click.echo(line.rstrip())
+
+
+@data_group.command("fetch")
+@click.argument("symbols", nargs=-1, required=True)
+@click.option("--start", callback=_data_day, help="First date (YYYY-MM-DD); default: all history.")
+@click.option("--end", callback=_data_day, help="Last date (YYYY-MM-DD), inclusive; default: today.")
+@_CACHE_DIR
+@click.option("--refresh", is_flag=True, help="Download again even when the cache covers the dates.")
+def data_fetch_command(symbols, start, end, cache_dir, refresh):
+    """Download SYMBOLS from Yahoo Finance into the cache, one CSV file per symbol.
+
+    A symbol whose cache file already covers the dates is left alone unless --refresh. Each file is
+    validated after the download; a failed download or validation prints one line and exits 2.
+    """
+    from data.catalog import echo_user_warnings, fetch_symbols
+
+    _need_ordered(start, end)
+    failed = 0
+    with echo_user_warnings(_warn_line):
+        for symbol, result, error in fetch_symbols(symbols, start, end, cache_dir, refresh):
+            if result is not None:
+                action = "downloaded" if result.downloaded else "already cached"
+                click.echo(
+                    f"{symbol}: {action} {result.first:%Y-%m-%d} to {result.last:%Y-%m-%d}, "
+                    f"{result.rows} rows -> {result.path}"
+                )
+            if error is not None:
+                failed += 1
+                click.echo(f"error: {error}", err=True)
+    if failed:
+        click.get_current_context().exit(2)
+
+
+@data_group.command("validate")
+@_DATA_SOURCE
+@_DATA_DIR
+@_CACHE_DIR
+@click.option("--symbols", multiple=True, help="Symbol to check (repeat, or comma-separate); default: all.")
+@click.option("--start", callback=_data_day, help="First date to check (YYYY-MM-DD).")
+@click.option("--end", callback=_data_day, help="Last date to check (YYYY-MM-DD).")
+@click.option("--refresh", is_flag=True, help="yahoo: download again even when cached.")
+def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refresh):
+    """Check every symbol: sorted unique dates, no gaps, positive prices, low <= open/close <= high,
+    history reaching --start. One line per symbol (OK, FAIL with the rule broken, or SKIP where
+    no offline series exists); exit code 2 if any FAIL. The embedded source also lists the one
+    repair it applies to shipped files and facts kept as they are.
+    """
+    from data.catalog import check_symbols, echo_user_warnings, embedded_remarks
+
+    _need_data_dir(source, data_dir)
+    _need_ordered(start, end)
+    wanted = [s.strip() for item in symbols for s in item.split(",") if s.strip()]
+    with echo_user_warnings(_warn_line):
+        lines = check_symbols(wanted, source, start, end, data_dir, cache_dir, refresh)
+    width = max((len(line.symbol) for line in lines), default=0)
+    for line in lines:
+        click.echo(f"{line.status:<4}  {line.symbol:<{width}}  {line.message}")
+    if source == "embedded":
+        for remark in embedded_remarks():
+            click.echo(remark)
+    if any(line.status == "FAIL" for line in lines):
+        click.get_current_context().exit(2)
+
+
+# --- windows command ---
+
+import pandas as pd  # noqa: E402
+
+from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame  # noqa: E402
+
+
+class DateParam(click.ParamType):
+    """A calendar date given as YYYY-MM-DD, returned as a tz-naive midnight pd.Timestamp."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, pd.Timestamp):
+            return value
+        try:
+            day = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            day = pd.NaT
+        if day is pd.NaT or day.tzinfo is not None:
+            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.", param, ctx)
+        return day.normalize()
+
+
+@main.command("windows")
+@click.option("--kind", required=True, type=click.Choice(WINDOW_KINDS), help="Which calendar windows.")
+@click.option("--start", required=True, type=DateParam(), help="First event date to list (YYYY-MM-DD).")
+@click.option("--end", required=True, type=DateParam(), help="Last event date to list (YYYY-MM-DD).")
+@click.option(
+    "--before",
+    default=DEFAULT_BEFORE,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sessions before the event (triple-witching, monthly-expiry only).",
+)
+@click.option(
+    "--after",
+    default=DEFAULT_AFTER,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sessions after the event (triple-witching, monthly-expiry only).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "csv"]),
+    help="table to read; csv (header, ISO dates) for other tools.",
+)
+def windows_command(kind, start, end, before, after, output_format):
+    """List the NYSE calendar windows of KIND whose event falls between --start and --end.
+
+    One row per window: the event session, the window's first and last session and its number of
+    sessions. triple-witching and monthly-expiry windows run from the --before-th session before
+    the expiry to the --after-th session after it; year-end (sessions after December 15 through
+    the year's last session) and santa-claus (last 5 sessions of December plus first 2 of
+    January) are fixed and ignore --before/--after; their event is the last session of December.
+    A window may reach past --start or --end: only its event has to lie between them.
+    """
+    if start > end:
+        raise click.BadParameter(
+            f"{start.date()} is after --end {end.date()}; swap them.", param_hint="'--start'"
+        )
+    table = windows_frame(nyse_windows(kind, start, end, before=before, after=after))
+    if output_format == "csv":
+        click.echo(table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n"), nl=False)
+    elif table.empty:
+        click.echo(f"no {kind} windows with an event between {start.date()} and {end.date()}")
+    else:
+        shown = table.drop(columns="kind").assign(
+            **{column: table[column].dt.strftime("%Y-%m-%d") for column in ("event", "first", "last")}
+        )
+        click.echo(shown.to_string(index=False))
+
+
+# --- options commands ---
+
+
+# --- regime commands ---
+
+from backtests.regime_eval import (  # noqa: E402
+    MODELS,
+    WINDOWS,
+    evaluate,
+    format_scorecard,
+    format_session,
+    session_report,
+)
+from data import SOURCES  # noqa: E402
+
+
+@main.group("regime", invoke_without_command=True)
+@click.option("--date", type=DateParam(), default=None, help="Session to classify (YYYY-MM-DD).")
+@click.option("--model", type=click.Choice(MODELS), default="rules", show_default=True,
+              help="rules: the transparent 35/45/20 rules; logistic: walk-forward logistic regression.")
+@click.option("--source", type=click.Choice(SOURCES), default="embedded", show_default=True,
+              help="Where the market data comes from.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of Yahoo-format csv files (--source csv).")
+@click.pass_context
+def regime_group(ctx, date, model, source, data_dir):
+    """Which playbook scenario holds: momentum, range or selloff, with probabilities.
+
+    `regime --date D` prints the features, probabilities and label of session D (from data up to
+    D's close), the rules that fired, and what the next 5 sessions turned out to be. `regime
+    evaluate` prints the scorecard against the realized regimes and the 35/45/20 prior.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir}
+    if ctx.invoked_subcommand is not None:
+        if date is not None:
+            raise click.BadParameter("--date is for the one-session report; drop it or the subcommand.",
+                                     param_hint="'--date'")
+        return
+    if date is None:
+        raise click.UsageError("give --date YYYY-MM-DD for one session, or the subcommand evaluate.", ctx=ctx)
+    click.echo(format_session(session_report(date, source=source, model=model, data_dir=data_dir)))
+
+
+@regime_group.command("evaluate")
+@click.option("--window", type=click.Choice(WINDOWS), default="all", show_default=True,
+              help="Score every session, or only those in triple-witching / year-end windows.")
+@click.option("--model", type=click.Choice(MODELS), default=None, help="Model to score (default: rules).")
+@click.option("--source", type=click.Choice(SOURCES), default=None, help="Data source (default: embedded).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of Yahoo-format csv files (--source csv).")
+@click.option("--start", type=DateParam(), default=None, help="First session to score (YYYY-MM-DD).")
+@click.option("--end", type=DateParam(), default=None, help="Last session to score (YYYY-MM-DD).")
+@click.pass_context
+def regime_evaluate(ctx, window, model, source, data_dir, start, end):
+    """Scorecard of the regime classifier: confusion matrix, hit rate and Brier score against the
+    realized regime (forward 5-session return above +1.0% momentum, below -1.5% selloff, else
+    range), next to the constant 35/45/20 prior and the realized frequencies (hindsight).
+
+    The logistic model is scored from its first fitted year; the prior on the same sessions.
+    """
+    shared = ctx.obj["regime"]
+    if start is not None and end is not None and start > end:
+        raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
+                                 param_hint="'--start'")
+    card = evaluate(
+        source=source or shared["source"],
+        model=model or shared["model"],
+        window=window,
+        data_dir=data_dir or shared["data_dir"],
+        start=start,
+        end=end,
+    )
+    click.echo(format_scorecard(card))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

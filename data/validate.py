@@ -1,0 +1,195 @@
+"""Checks every frame passes before anything uses it.
+
+Each broken rule is a DataError of one line naming the source, symbol, first offending date and rule.
+Nothing is repaired here: a gap is reported, not filled; a close outside [low, high] is reported, not
+clipped. The only tolerance is for float representation (OHLC_RTOL), far below any real data error.
+Dates are checked against the series' own dates, not an exchange calendar, so a source with a
+different holiday set (an index, a foreign listing) still validates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError
+from data.frames import COLUMNS, PRICE_COLUMNS, restrict
+
+RULE_SORTED = "dates sorted ascending"
+RULE_UNIQUE = "dates unique"
+RULE_NO_GAPS = "no missing values"
+RULE_POSITIVE = "prices positive"
+RULE_FINITE = "values finite"
+RULE_OHLC = "low <= open, close <= high"
+RULE_VOLUME = "volume non-negative"
+RULE_HISTORY = "history covers start"
+RULE_ROWS = "rows in range"
+
+# 1e-9 relative absorbs decimal-to-binary rounding of equal printed values, nothing more: the smallest
+# real violation seen in vendor data (a close a cent outside the range) is ~1e-5 relative.
+OHLC_RTOL = 1e-9
+
+# A start on a weekend, a holiday or the first days of a year the data begins on is fine; more than
+# this many weekdays (sessions, give or take holidays) before the first row means the history asked
+# for does not exist.
+START_SLACK_SESSIONS = 5
+
+
+def _day(stamp) -> str:
+    return pd.Timestamp(stamp).strftime("%Y-%m-%d")
+
+
+def _span(start, end) -> str:
+    begin = _day(start) if start is not None else "the beginning"
+    finish = _day(end) if end is not None else "the end"
+    return f"from {begin} to {finish}"
+
+
+def _fail(origin: str, symbol: str, day, rule: str, detail: str) -> DataError:
+    where = f" on {_day(day)}" if day is not None else ""
+    return DataError(f"{origin} {symbol}{where} breaks rule '{rule}': {detail}")
+
+
+def check_dates(frame: pd.DataFrame, symbol: str, origin: str) -> None:
+    """Sorted, unique dates over the whole series (a shuffled file is wrong wherever you cut it).
+
+    >>> f = pd.DataFrame({"close": [1.0, 2.0]}, index=pd.to_datetime(["2018-01-03", "2018-01-02"]))
+    >>> check_dates(f, "SPY", "csv file SPY.csv")
+    Traceback (most recent call last):
+    ...
+    data.errors.DataError: csv file SPY.csv SPY on 2018-01-02 breaks rule 'dates sorted ascending': \
+it follows 2018-01-03
+    """
+    index = frame.index
+    if len(index) < 2:
+        return
+    values = index.to_numpy()
+    backwards = np.flatnonzero(values[1:] < values[:-1])
+    if len(backwards):
+        i = backwards[0] + 1
+        raise _fail(origin, symbol, index[i], RULE_SORTED, f"it follows {_day(index[i - 1])}")
+    repeated = np.flatnonzero(values[1:] == values[:-1])
+    if len(repeated):
+        i = repeated[0] + 1
+        count = int(index.duplicated().sum())
+        detail = f"the date appears twice ({count} repeated row(s))"
+        raise _fail(origin, symbol, index[i], RULE_UNIQUE, detail)
+
+
+def check_values(frame: pd.DataFrame, symbol: str, origin: str, *, rate: bool = False) -> None:
+    """Values in the rows given: no gaps, positive prices (finite for a rate), OHLC order, volume >= 0.
+
+    `rate` is for yield indexes (^TNX, ^IRX): a yield of zero or below is a real value, not an error.
+    """
+    values = frame[COLUMNS]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing.any(axis=1))
+        first = rows[0]
+        columns = [c for c, bad in zip(COLUMNS, missing[first]) if bad]
+        raise _fail(
+            origin,
+            symbol,
+            frame.index[first],
+            RULE_NO_GAPS,
+            f"{', '.join(columns)} missing; {len(rows)} row(s) with gaps between "
+            f"{_day(frame.index[rows[0]])} and {_day(frame.index[rows[-1]])} (gaps are not filled)",
+        )
+    prices = frame[PRICE_COLUMNS].to_numpy()
+    if rate:
+        bad = ~np.isfinite(prices)
+        rule, what = RULE_FINITE, "not finite"
+    else:
+        bad = ~(prices > 0) | ~np.isfinite(prices)
+        rule, what = RULE_POSITIVE, "not a positive number"
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        bad_rows = int(bad.any(axis=1).sum())
+        raise _fail(
+            origin,
+            symbol,
+            frame.index[row],
+            rule,
+            f"{PRICE_COLUMNS[col]} = {float(prices[row, col])!r} is {what} ({bad_rows} row(s))",
+        )
+    o, h, lo, c = (frame[name].to_numpy() for name in ("open", "high", "low", "close"))
+    top = np.maximum(np.maximum(o, c), lo)
+    bottom = np.minimum(o, c)
+    broken = (top > h + OHLC_RTOL * np.abs(h)) | (lo > bottom + OHLC_RTOL * np.abs(bottom))
+    if broken.any():
+        rows = np.flatnonzero(broken)
+        i = rows[0]
+        raise _fail(
+            origin,
+            symbol,
+            frame.index[i],
+            RULE_OHLC,
+            f"open {float(o[i])!r}, high {float(h[i])!r}, low {float(lo[i])!r}, close {float(c[i])!r} "
+            f"({len(rows)} row(s))",
+        )
+    volume = frame["volume"].to_numpy()
+    negative = np.flatnonzero(~(volume >= 0) | ~np.isfinite(volume))
+    if len(negative):
+        i = negative[0]
+        raise _fail(origin, symbol, frame.index[i], RULE_VOLUME, f"volume = {float(volume[i])!r}")
+
+
+def check_history(
+    frame: pd.DataFrame, symbol: str, origin: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> None:
+    """The series reaches back to the start asked for (within START_SLACK_SESSIONS weekdays).
+
+    >>> f = pd.DataFrame({"close": [1.0]}, index=pd.to_datetime(["1999-01-04"]))
+    >>> check_history(f, "SPY", "embedded", pd.Timestamp("1999-01-01"), None)  # New Year + weekend: fine
+    >>> check_history(f, "SPY", "embedded", pd.Timestamp("1995-01-01"), None)
+    Traceback (most recent call last):
+    ...
+    data.errors.DataError: embedded SPY on 1995-01-01 breaks rule 'history covers start': the series \
+starts on 1999-01-04, 1045 weekdays after the start asked for
+    """
+    if len(frame) == 0:
+        raise _fail(origin, symbol, None, RULE_ROWS, "the series is empty")
+    first, last = frame.index[0], frame.index[-1]
+    if start is not None and start < first:
+        shortfall = int(np.busday_count(start.date(), first.date()))
+        if shortfall > START_SLACK_SESSIONS:
+            raise _fail(
+                origin,
+                symbol,
+                start,
+                RULE_HISTORY,
+                f"the series starts on {_day(first)}, {shortfall} weekdays after the start asked for",
+            )
+    if (start is not None and start > last) or (end is not None and end < first):
+        raise _fail(
+            origin,
+            symbol,
+            None,
+            RULE_ROWS,
+            f"no rows {_span(start, end)}; the series covers {_day(first)} to {_day(last)}",
+        )
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    symbol: str,
+    origin: str,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    *,
+    rate: bool = False,
+) -> pd.DataFrame:
+    """Every rule, in the order a reader would check them; returns the rows in [start, end].
+
+    `origin` names the source as the user knows it ("embedded", "yahoo cache /path/SPY.csv",
+    "csv file /data/SPY.csv") and starts every error message.
+    """
+    check_dates(frame, symbol, origin)
+    if start is not None and end is not None and start > end:
+        raise _fail(origin, symbol, start, RULE_ROWS, f"the start is after the end {_day(end)}")
+    check_history(frame, symbol, origin, start, end)
+    window = restrict(frame, start, end)
+    if len(window) == 0:
+        raise _fail(origin, symbol, None, RULE_ROWS, f"no rows {_span(start, end)}")
+    check_values(window, symbol, origin, rate=rate)
+    return window

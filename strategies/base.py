@@ -1,0 +1,472 @@
+"""The base strategy: it owns sizing, stops, take-profits, the portfolio drawdown stop, order types,
+the option hedge and the records, once, so that each playbook is only its target function.
+
+Timing: everything runs in `next()` at the close of session t, from what is known at that close;
+orders are market orders for t+1's open, limit orders from t+1 on, stop and take-profit orders armed
+from t+1 on (a stop fills at its level, or at the open when the price gaps through it). Option orders
+go to the option book, which fills them at t+1's open.
+
+Signals arrive as feed lines of the first feed (the option underlying): `regime`, `p_momentum`,
+`p_range`, `p_selloff`, `momentum_signal`, `in_window`, `thin_liquidity`; each instrument feed carries
+its own `atr` and `rvol` (realized volatility) lines computed in pandas up to each close.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from strategies.contracts import ContractSpec, OptionContract, pick_expiry, pick_strike
+from strategies.risk import RiskConfig
+from strategies.targets import FLAT, HedgePlan, SessionView, Target
+
+SIGNAL_LINES = ("regime", "p_momentum", "p_range", "p_selloff", "momentum_signal", "in_window",
+                "thin_liquidity")
+
+
+class SignalFeed(bt.feeds.PandasData):
+    """The underlying's bars plus the signal lines the playbooks read, and its ATR / realized vol."""
+
+    lines = SIGNAL_LINES + ("atr", "rvol", "tradable", "last_bar")
+    params = tuple((name, -1) for name in SIGNAL_LINES + ("atr", "rvol", "tradable", "last_bar"))
+
+
+class InstrumentFeed(bt.feeds.PandasData):
+    """An instrument's bars plus its ATR and realized volatility up to each close, and whether it
+    can be traded at this bar (`tradable`) and for the last time (`last_bar`: its series ends)."""
+
+    lines = ("atr", "rvol", "tradable", "last_bar")
+    params = (("atr", -1), ("rvol", -1), ("tradable", -1), ("last_bar", -1))
+
+
+@dataclass(frozen=True)
+class StrategySetup:
+    """Everything a playbook run needs besides the data; passed to backtrader as one parameter.
+
+    rebalance_band   : trade a stock only when its value is this far (fraction of equity) from target
+    stop_cooldown    : sessions an instrument stays out after a stop or take-profit closed it
+    thin_liquidity_scale : weights are multiplied by this in thin-liquidity sessions (holiday weeks,
+                       the last two weeks of December): the playbook's "smaller weights while
+                       liquidity is thin"; 1.0 turns it off
+    cash_buffer      : buys decided at a close are sized to leave this fraction of the cash free, so
+                       that a gap up to the next open does not make them unaffordable
+    windows_only     : hold positions only inside evaluation windows, cash outside
+    """
+
+    params: object
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    contract_spec: ContractSpec = field(default_factory=ContractSpec)
+    expiries: tuple = ()
+    rebalance_band: float = 0.02
+    stop_cooldown: int = 5
+    thin_liquidity_scale: float = 1.0
+    cash_buffer: float = 0.01
+    windows_only: bool = False
+
+
+@dataclass
+class _Holding:
+    """Exit-rule state of one instrument's position."""
+
+    opened_index: int = -1
+    peak_close: float = 0.0
+    atr_at_entry: float = float("nan")
+    stop_order: object = None
+    take_order: object = None
+    armed_size: float = 0.0
+    cooldown_until: int = -1
+    max_size: float = 0.0
+    exit_price: float = float("nan")
+    exit_reason: str = ""
+
+
+class PlaybookStrategy(bt.Strategy):
+    """Turns a playbook's target into orders under the shared risk rules.
+
+    Subclasses define `target(view) -> Target`. Buys are sized by the sizing rule, capped at the
+    maximum weight per instrument and moved in tranches; each stock position gets the configured stop
+    and take-profit orders; a portfolio drawdown stop flattens everything for a cooldown.
+    """
+
+    params = (("setup", None),)
+
+    # --- the one thing a playbook writes ----------------------------------------------------------
+    def target(self, view: SessionView) -> Target:
+        raise NotImplementedError
+
+    # --- backtrader hooks ------------------------------------------------------------------------
+    def __init__(self):
+        self.setup: StrategySetup = self.p.setup
+        self.risk = self.setup.risk
+        self.by_name = {d._name: d for d in self.datas}
+        self.underlying = self.datas[0]
+        self.holdings = {d._name: _Holding() for d in self.datas}
+        self.pending = {d._name: None for d in self.datas}
+        self.expiries = pd.DatetimeIndex(self.setup.expiries)
+        self.book = getattr(self.broker, "book", None)
+        self.index = -1
+        self.peak_equity = -math.inf
+        self.flat_until = -1
+        self.order_log: list[dict] = []
+        self.trade_log: list[dict] = []
+        self.state_log: list[dict] = []
+        self.hedge_log: list[dict] = []
+        self.commission_paid = 0.0
+        self.slippage_paid = 0.0
+
+    def next(self):
+        self.index += 1
+        view = self._view()
+        equity = self.broker.getvalue()
+        self._record_state(view, equity)
+        if self._portfolio_stop(equity):
+            return
+        target = self.target(view)
+        if self.setup.windows_only and not view.signal("in_window", 0.0) > 0:
+            target = FLAT
+        weights = self._sized_weights(target, view)
+        self._expire_limits()
+        self._time_stops(view)
+        expected = self._rebalance(weights, target, view, equity)
+        self._arm_exits(view, expected)
+        self._hedge(target.hedge, view, equity, expected)
+
+    # --- the view at this close --------------------------------------------------------------------
+    def _view(self) -> SessionView:
+        close, vol, available = {}, {}, set()
+        for name, d in self.by_name.items():
+            close[name] = d.close[0]
+            vol[name] = d.rvol[0]
+            if d.tradable[0] > 0 and not d.last_bar[0] > 0:
+                available.add(name)
+        u = self.underlying
+        signals = {line: getattr(u.lines, line)[0] for line in SIGNAL_LINES}
+        return SessionView(pd.Timestamp(u.datetime.date(0)), close, vol, signals, frozenset(available))
+
+    # --- sizing ------------------------------------------------------------------------------------
+    def _sized_weights(self, target: Target, view: SessionView) -> dict[str, float]:
+        """Apply the sizing rule, the maximum weight per instrument and the thin-liquidity scale."""
+        sizing = self.risk.sizing
+        raw = {s: w for s, w in target.weights.items() if w > 0 and s in view.available}
+        if sizing.kind == "vol-target" and raw:
+            # the target portfolio's volatility, assuming its parts move together (conservative)
+            port_vol = sum(w * view.realized_vol.get(s, np.nan) for s, w in raw.items())
+            scale = sizing.level / port_vol if port_vol == port_vol and port_vol > 0 else 0.0
+            scale = min(scale, 1.0 / sum(raw.values()))  # never above the target's own gross
+        else:
+            scale = sizing.level
+        if view.signal("thin_liquidity", 0.0) > 0:
+            scale *= self.setup.thin_liquidity_scale
+        return {s: min(w * scale, sizing.max_weight) for s, w in raw.items()}
+
+    # --- stock orders --------------------------------------------------------------------------------
+    def _rebalance(self, weights, target: Target, view: SessionView, equity: float) -> dict[str, float]:
+        """Move each position toward its target, one tranche a session; sells go first so that
+        their proceeds pay for the buys. Returns the expected size of each position after the
+        next open's market orders."""
+        expected = {name: self.getposition(d).size for name, d in self.by_name.items()}
+        tranche_value = equity / max(self.risk.sizing.tranches, 1)
+        gaps = {}
+        for name in self.by_name:
+            pos = expected[name]
+            if self.pending[name] is not None or not self.by_name[name].tradable[0] > 0:
+                continue
+            want = weights.get(name, 0.0) * equity if name in view.available else 0.0
+            if want > 0 and self.index < self.holdings[name].cooldown_until:
+                continue  # stopped out: stay out until the cooldown ends
+            have = pos * view.close[name]
+            gap = want - have
+            closing = want == 0 and pos != 0
+            if abs(gap) < self.setup.rebalance_band * equity and not closing:
+                continue
+            if self.risk.sizing.tranches > 1 and not closing:
+                gap = max(min(gap, tranche_value), -tranche_value)
+            gaps[name] = (gap, closing)
+        cash = self.broker.getcash()
+        for name, (gap, closing) in gaps.items():
+            if gap < 0:
+                size = expected[name] if closing else -gap / view.close[name]
+                if self._place(name, -size, target, view, closing):
+                    cash += size * view.close[name]
+                    expected[name] -= size
+        buys = {name: gap for name, (gap, _) in gaps.items() if gap > 0}
+        budget = max(cash, 0.0) * (1 - self.setup.cash_buffer)
+        scale = min(1.0, budget / sum(buys.values())) if buys else 1.0
+        for name, gap in buys.items():
+            size = gap * scale / view.close[name]
+            if size > 0 and self._place(name, size, target, view, False):
+                expected[name] += size
+        return expected
+
+    def _place(self, name: str, size: float, target: Target, view: SessionView, closing: bool) -> bool:
+        """Send one order; returns True when it is a market order (it fills at the next open)."""
+        d = self.by_name[name]
+        pos = self.getposition(d).size
+        reason = "entry" if pos == 0 else ("signal" if closing else "rebalance")
+        if target.order == "limit":
+            offset = -target.limit_offset if size > 0 else target.limit_offset
+            order = self._order(d, size, exectype=bt.Order.Limit, price=view.close[name] * (1 + offset))
+            order.addinfo(placed=self.index, sessions=target.limit_sessions)
+        else:
+            order = self._order(d, size)
+        order.addinfo(reason=reason)
+        self.pending[name] = order
+        return target.order != "limit"
+
+    def _order(self, d, size: float, **kwargs):
+        return self.buy(d, size=size, **kwargs) if size > 0 else self.sell(d, size=-size, **kwargs)
+
+    def _expire_limits(self):
+        """Cancel limit orders that have been working for their full number of sessions."""
+        for name, order in self.pending.items():
+            if order is not None and order.exectype == bt.Order.Limit:
+                if self.index - order.info.get("placed", self.index) >= order.info.get("sessions", 1):
+                    self.cancel(order)
+                    self.pending[name] = None
+
+    # --- exits -----------------------------------------------------------------------------------------
+    def _time_stops(self, view: SessionView):
+        for rule in self.risk.stops:
+            if rule.kind != "time":
+                continue
+            for name, d in self.by_name.items():
+                h = self.holdings[name]
+                pos = self.getposition(d).size
+                if pos > 0 and h.opened_index >= 0 and self.index - h.opened_index >= rule.level \
+                        and self.pending[name] is None:
+                    self._cancel_exits(h)
+                    order = self.close(d)
+                    order.addinfo(reason="stop-time")
+                    self.pending[name] = order
+                    h.cooldown_until = self.index + self.setup.stop_cooldown
+
+    def _stop_level(self, name: str, h: _Holding, entry: float) -> tuple[float, str] | None:
+        """The highest (tightest) stop among the configured rules, with the rule's name."""
+        best = None
+        for rule in self.risk.stops:
+            if rule.kind == "fixed":
+                level = entry * (1 - rule.level)
+            elif rule.kind == "trailing":
+                level = h.peak_close * (1 - rule.level)
+            elif rule.kind == "atr":
+                if not h.atr_at_entry == h.atr_at_entry:
+                    continue
+                level = entry - rule.level * h.atr_at_entry
+            else:
+                continue
+            if best is None or level > best[0]:
+                best = (level, f"stop-{rule.kind}")
+        return best
+
+    def _take_level(self, h: _Holding, entry: float) -> float | None:
+        tp = self.risk.take_profit
+        if tp is None:
+            return None
+        if tp.kind == "percent":
+            return entry * (1 + tp.level)
+        if h.atr_at_entry == h.atr_at_entry:
+            return entry + tp.level * h.atr_at_entry
+        return None
+
+    def _arm_exits(self, view: SessionView, expected: dict[str, float]):
+        """(Re)place each position's stop and take-profit for the next session."""
+        if not self.risk.stops and self.risk.take_profit is None:
+            return
+        for name, d in self.by_name.items():
+            h = self.holdings[name]
+            pos = self.getposition(d).size
+            size = expected.get(name, pos)
+            if pos <= 0 or size <= 0 or name not in view.available:
+                self._cancel_exits(h)
+                continue
+            h.peak_close = max(h.peak_close, view.close[name])
+            entry = self.getposition(d).price
+            stop = self._stop_level(name, h, entry)
+            take = self._take_level(h, entry)
+            same_size = abs(h.armed_size - size) < 1e-9
+            stop_same = stop is None or (h.stop_order is not None and h.stop_order.alive()
+                                         and abs(h.stop_order.created.price - stop[0]) < 1e-9)
+            if same_size and stop_same and (take is None or (h.take_order is not None
+                                                             and h.take_order.alive())):
+                continue
+            self._cancel_exits(h)
+            h.armed_size = size
+            if stop is not None:
+                h.stop_order = self.sell(d, size=size, exectype=bt.Order.Stop, price=stop[0])
+                h.stop_order.addinfo(reason=stop[1])
+            if take is not None:
+                h.take_order = self.sell(d, size=size, exectype=bt.Order.Limit, price=take,
+                                         oco=h.stop_order)
+                h.take_order.addinfo(reason="take-profit")
+
+    def _cancel_exits(self, h: _Holding):
+        for order in (h.stop_order, h.take_order):
+            if order is not None and order.alive():
+                self.cancel(order)
+        h.stop_order = h.take_order = None
+        h.armed_size = 0.0
+
+    def _portfolio_stop(self, equity: float) -> bool:
+        """Flatten everything when equity falls the configured fraction below its peak."""
+        rule = self.risk.portfolio_stop
+        if rule is None:
+            return False
+        if self.index < self.flat_until:
+            return True
+        if self.index == self.flat_until:
+            self.peak_equity = equity  # a fresh start after the cooldown
+        self.peak_equity = max(self.peak_equity, equity)
+        if equity >= self.peak_equity * (1 - rule.max_drawdown):
+            return False
+        for name, d in self.by_name.items():
+            self._cancel_exits(self.holdings[name])
+            if self.pending[name] is not None:
+                self.cancel(self.pending[name])
+            if self.getposition(d).size:
+                order = self.close(d)
+                order.addinfo(reason="stop-portfolio")
+                self.pending[name] = order
+        if self.book is not None:
+            for contract, qty in self.book.positions().items():
+                self.book.submit(contract, -qty, "stop-portfolio")
+        self.flat_until = self.index + rule.cooldown_sessions
+        return True
+
+    # --- options -----------------------------------------------------------------------------------------
+    def _hedge(self, plan: HedgePlan | None, view: SessionView, equity: float, expected):
+        """Hold the option position the plan asks for; close anything else."""
+        if self.book is None:
+            return
+        i = self.broker.session_index
+        held = self.book.positions()
+        keep = None
+        for contract, qty in held.items():
+            days_left = (contract.expiry - view.date).days
+            if plan is not None and contract.kind == plan.kind and days_left > plan.roll_days \
+                    and keep is None and self._still_hedges(contract, plan, i):
+                keep = contract
+            elif days_left > 0:
+                self.book.submit(contract, -qty, "roll" if plan is not None else "signal")
+        if plan is None or self.underlying._name not in view.available:
+            return
+        if keep is None:
+            spot = view.close[self.underlying._name] * self.setup.contract_spec.scale
+            expiry = pick_expiry(view.date, self.expiries, plan.tenor_days)
+            strike = pick_strike(plan.kind, spot, plan.moneyness, self.setup.contract_spec.strike_step)
+            contract = OptionContract(plan.kind, strike, expiry, self.setup.contract_spec)
+        else:
+            contract = keep
+        quote = self.book.quote(contract, i, "close")
+        held_qty = held.get(keep, 0.0) if keep is not None else 0.0
+        if plan.mode == "budget":
+            if keep is None and quote.mid > 0:  # False for NaN too: no quote, no hedge yet
+                n = math.floor(plan.budget * equity / (quote.mid * contract.spec.multiplier))
+                if n > 0:
+                    self.book.submit(contract, n, "put-budget")
+            return
+        per_contract = quote.delta * contract.spec.multiplier * quote.spot
+        stocks = sum(expected.get(n, 0.0) * view.close[n] for n in view.available)
+        options = held_qty * per_contract
+        net = (stocks + options) / equity
+        if keep is not None and abs(net - plan.target_delta) <= plan.band:
+            self.hedge_log.append({"date": view.date, "net_delta": net, "rehedged": False})
+            return
+        if not (math.isfinite(per_contract) and per_contract):  # NaN until the vol proxy has history
+            return
+        wanted = held_qty + (plan.target_delta * equity - stocks - options) / per_contract
+        wanted = round(wanted)
+        # puts are only bought and calls only sold: the playbook's "buy puts or sell calls"
+        wanted = max(wanted, 0) if plan.kind == "put" else min(wanted, 0)
+        if wanted != held_qty:
+            self.book.submit(contract, wanted - held_qty, "hedge" if keep is not None else "hedge-open")
+        after = (stocks + wanted * per_contract) / equity
+        self.hedge_log.append({"date": view.date, "net_delta": after, "rehedged": True,
+                               "before": net, "contracts": wanted, "contract": contract.label})
+
+    def _still_hedges(self, contract: OptionContract, plan: HedgePlan, i: int) -> bool:
+        if plan.mode != "delta":
+            return True
+        return abs(self.book.quote(contract, i, "close").delta) >= plan.min_abs_delta
+
+    # --- records ----------------------------------------------------------------------------------------
+    def notify_order(self, order):
+        if order.status in (order.Submitted, order.Accepted):
+            return
+        name = order.data._name
+        # backtrader notifies a clone of the order: compare references, not objects
+        pending = self.pending.get(name)
+        if pending is not None and pending.ref == order.ref and not order.alive():
+            self.pending[name] = None
+        if order.status != order.Completed:
+            return
+        h = self.holdings[name]
+        reason = order.info.get("reason", "")
+        ex = order.executed
+        # the broker moved market and stop fills by the slippage fraction (limit fills are not moved)
+        slip = self.risk.costs.slippage_bp / 1e4
+        if order.exectype == bt.Order.Limit or not slip:
+            slippage = 0.0
+        else:
+            before = ex.price / (1 + slip) if order.isbuy() else ex.price / (1 - slip)
+            slippage = abs(ex.price - before) * abs(ex.size)
+        self.commission_paid += ex.comm
+        self.slippage_paid += slippage
+        self.order_log.append({
+            "date": pd.Timestamp(order.data.datetime.date(0)), "instrument": name, "kind": "stock",
+            "side": "buy" if order.isbuy() else "sell", "quantity": abs(ex.size), "price": ex.price,
+            "commission": ex.comm, "slippage": slippage, "strike": np.nan, "expiry": pd.NaT,
+            "option_type": "", "implied_vol": np.nan, "delta": np.nan, "gamma": np.nan,
+            "vega": np.nan, "theta": np.nan, "reason": reason,
+        })
+        pos = self.getposition(order.data).size
+        h.max_size = max(h.max_size, pos)
+        if order.isbuy() and h.opened_index < 0:
+            # opened at this session's open from yesterday's decision: the entry's ATR is yesterday's
+            h.opened_index = self.index + 1
+            h.peak_close = ex.price
+            h.atr_at_entry = order.data.atr[-1] if len(order.data) > 1 else float("nan")
+        if pos <= 1e-12:
+            if reason.startswith("stop") or reason == "take-profit":
+                h.cooldown_until = self.index + 1 + self.setup.stop_cooldown
+                if self.pending[name] is not None:
+                    self.cancel(self.pending[name])
+            h.opened_index = -1
+            h.peak_close = 0.0
+            self._cancel_exits(h)
+            h.exit_price, h.exit_reason = ex.price, reason
+        if any(o is not None and o.ref == order.ref for o in (h.stop_order, h.take_order)):
+            h.armed_size = 0.0
+
+    def notify_trade(self, trade):
+        if not trade.isclosed:
+            return
+        h = self.holdings[trade.data._name]
+        size = h.max_size
+        self.trade_log.append({
+            "instrument": trade.data._name, "kind": "stock",
+            "entry_date": pd.Timestamp(bt.num2date(trade.dtopen).date()),
+            "exit_date": pd.Timestamp(bt.num2date(trade.dtclose).date()),
+            "quantity": size, "entry_price": trade.price, "exit_price": h.exit_price,
+            "pnl": trade.pnl, "pnl_net": trade.pnlcomm,
+            "return": trade.pnlcomm / (trade.price * size) if size else np.nan,
+            "sessions": trade.barlen, "exit_reason": h.exit_reason or "signal",
+        })
+        h.max_size = 0.0
+
+    def _record_state(self, view: SessionView, equity: float):
+        row = {"date": view.date, "equity": equity, "cash": self.broker.getcash()}
+        gross = 0.0
+        for name, d in self.by_name.items():
+            value = self.getposition(d).size * view.close.get(name, 0.0)
+            row[name] = value
+            gross += abs(value)
+        if self.book is not None and self.broker.session_index >= 0:
+            options = self.book.value(self.broker.session_index)
+            row["options"] = options
+            gross += abs(self.book.dollar_delta(self.broker.session_index))
+        row["exposure"] = gross / equity if equity else np.nan
+        self.state_log.append(row)

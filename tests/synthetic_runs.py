@@ -1,0 +1,231 @@
+"""Hand-built RunResults for the metrics, reports and outputs tests: seeded returns and a few trades and
+orders whose figures are easy to work out by hand (see the constants), including an option round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
+
+INITIAL_CASH = 100_000.0
+COSTS = {"commission": 12.5, "slippage": 30.25, "option_spread": 8.0, "tax": 4.0}
+
+# Five closed round trips and one still open. By hand: wins are the 250 and 75 trades (a breakeven is
+# not a win), so hit rate 2/5; profit factor (250 + 75) / (100 + 25) = 2.6; average winning return
+# (0.0125 + 0.107) / 2, average losing return (-0.005 - 0.0125) / 2.
+TRADE_PNL_NET = [250.0, -100.0, 75.0, -25.0, 0.0]
+TRADE_RETURNS = [0.0125, -0.005, 0.107, -0.0125, 0.0]
+# Traded value of the fills: 100 SPY bought at 200 and sold at 205, 2 put contracts bought at 3.50 and
+# sold at 5.00 (x100 shares each), 10 QQQ bought at 100: 20000 + 20500 + 700 + 1000 + 1000.
+TRADED_VALUE = 43_200.0
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """A settings dataclass like the strategies' parameter classes, to check run.json spells it out."""
+
+    kind: str = "trailing"
+    level: float = 0.05
+
+
+def sessions(count: int, start: str = "2015-01-02") -> pd.DatetimeIndex:
+    """Weekday sessions without a frequency, as a calendar's session index has none."""
+    return pd.DatetimeIndex(pd.bdate_range(start, periods=count).to_numpy(), name="date")
+
+
+def make_trades(first: pd.Timestamp) -> pd.DataFrame:
+    day = pd.Timedelta(days=1)
+    rows = [
+        ("SPY", "stock", first, first + 7 * day, 100, 200.0, 205.0, 262.0, 250.0, 0.0125, 5, "signal"),
+        (
+            "QQQ",
+            "stock",
+            first + day,
+            first + 3 * day,
+            20,
+            100.0,
+            95.0,
+            -95.0,
+            -100.0,
+            -0.005,
+            2,
+            "stop-fixed",
+        ),
+        (
+            "SPY 2015-03-20 P 200",
+            "option",
+            first + 2 * day,
+            first + 9 * day,
+            2,
+            3.5,
+            5.0,
+            300.0,
+            75.0,
+            0.107,
+            5,
+            "take-profit",
+        ),
+        (
+            "XLE",
+            "stock",
+            first + 4 * day,
+            first + 6 * day,
+            10,
+            50.0,
+            47.5,
+            -20.0,
+            -25.0,
+            -0.0125,
+            2,
+            "stop-trailing",
+        ),
+        ("XLP", "stock", first + 5 * day, first + 8 * day, 10, 50.0, 50.0, 3.0, 0.0, 0.0, 3, "signal"),
+        ("QQQ", "stock", first + 10 * day, pd.NaT, 10, 100.0, np.nan, np.nan, np.nan, np.nan, 4, ""),
+    ]
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+def make_orders(first: pd.Timestamp) -> pd.DataFrame:
+    day = pd.Timedelta(days=1)
+    expiry = pd.Timestamp("2015-03-20")
+    nan = np.nan
+    rows = [
+        (
+            first,
+            "SPY",
+            "stock",
+            "buy",
+            100,
+            200.0,
+            1.0,
+            5.0,
+            nan,
+            pd.NaT,
+            "",
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            "entry",
+        ),
+        (
+            first + 7 * day,
+            "SPY",
+            "stock",
+            "sell",
+            -100,
+            205.0,
+            1.0,
+            5.0,
+            nan,
+            pd.NaT,
+            "",
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            "signal",
+        ),
+        (
+            first + 2 * day,
+            "SPY 2015-03-20 P 200",
+            "option",
+            "buy",
+            2,
+            3.5,
+            1.3,
+            4.0,
+            200.0,
+            expiry,
+            "put",
+            0.185,
+            -0.42,
+            0.021,
+            0.31,
+            -0.045,
+            "hedge",
+        ),
+        (
+            first + 9 * day,
+            "SPY 2015-03-20 P 200",
+            "option",
+            "sell",
+            -2,
+            5.0,
+            1.3,
+            4.0,
+            200.0,
+            expiry,
+            "put",
+            0.21,
+            -0.55,
+            0.025,
+            0.28,
+            -0.06,
+            "take-profit",
+        ),
+        (
+            first + 10 * day,
+            "QQQ",
+            "stock",
+            "buy",
+            10,
+            100.0,
+            1.0,
+            1.0,
+            nan,
+            pd.NaT,
+            "",
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            "entry",
+        ),
+    ]
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+
+def make_run(
+    strategy: str = "momentum",
+    count: int = 300,
+    seed: int = 7,
+    start: str = "2015-01-02",
+    drift: float = 4e-4,
+) -> RunResult:
+    """A run over `count` weekday sessions with returns drawn from a seeded normal distribution."""
+    rng = np.random.default_rng(seed)
+    index = sessions(count, start)
+    returns = pd.Series(rng.normal(drift, 0.011, count), index=index, name="returns")
+    benchmark = pd.Series(0.8 * returns.to_numpy() + rng.normal(2e-4, 0.006, count), index=index, name="SPY")
+    equity = (INITIAL_CASH * (1.0 + returns).cumprod()).rename("equity")
+    exposure = pd.Series(rng.uniform(0.3, 1.2, count), index=index, name="exposure")
+    spy_value = (exposure * equity).rename("SPY")
+    positions = pd.DataFrame({"SPY": spy_value, "cash": equity - spy_value})
+    settings = {
+        "strategy": strategy,
+        "start": index[0],
+        "end": index[-1],
+        "stop": StopRule(),
+        "symbols": ["SPY", "QQQ"],
+        "data": {"source": "embedded", "hash": "0123abcd"},
+        "max_leverage": float("inf"),
+    }
+    return RunResult(
+        strategy=strategy,
+        returns=returns,
+        benchmark=benchmark,
+        equity=equity,
+        trades=make_trades(index[0]),
+        orders=make_orders(index[0]),
+        positions=positions,
+        exposure=exposure,
+        costs=dict(COSTS),
+        settings=settings,
+    )

@@ -1,0 +1,152 @@
+"""`cli.py data list|fetch|validate`: output lines and exit codes, through click's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from data import yahoo
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOOD = FIXTURES / "data_csv_good"
+BAD = FIXTURES / "data_csv_bad"
+
+
+def run(*args):
+    return CliRunner().invoke(cli.main, ["data", *args])
+
+
+def spy_download(tickers, **kwargs):
+    """A yfinance-shaped download of three SPY sessions (Price, Ticker columns, tz-naive index)."""
+    index = pd.DatetimeIndex(["2018-12-27", "2018-12-28", "2018-12-31"], name="Date")
+    columns = pd.MultiIndex.from_product(
+        [["Adj Close", "Close", "High", "Low", "Open", "Volume"], [tickers]], names=["Price", "Ticker"]
+    )
+    values = np.array(
+        [
+            [237.716461, 248.070007, 248.289993, 238.960007, 242.570007, 186267300],
+            [237.409790, 247.750000, 251.399994, 246.449997, 249.580002, 153100200],
+            [239.489288, 249.919998, 250.190002, 247.470001, 249.559998, 144299400],
+        ]
+    )
+    return pd.DataFrame(values, index=index, columns=columns)
+
+
+def offline(tickers, **kwargs):
+    raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(folder))
+    return folder
+
+
+def test_list_embedded():
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["symbol", "in"]
+    spy = next(line for line in lines if line.startswith("SPY "))
+    assert "1999-01-04" in spy and "2018-12-31" in spy and "S&P 500 price index" in spy
+    smh = next(line for line in lines if line.startswith("SMH "))
+    assert "no daily semiconductor series ships offline" in smh
+    assert len(lines) == 12  # header + the 11 playbook symbols
+    assert len(run("list", "--all").output.splitlines()) == 12 + 21  # ^GSPC and 20 large caps
+
+
+def test_list_csv_needs_a_folder():
+    result = run("list", "--source", "csv")
+    assert result.exit_code == 2 and "--data-dir" in result.output
+    result = run("list", "--source", "csv", "--data-dir", str(GOOD))
+    assert result.exit_code == 0
+    vix = next(line for line in result.output.splitlines() if line.startswith("^VIX"))
+    assert "VIX.csv" in vix and "2018-12-17" in vix
+
+
+def test_validate_embedded_passes_and_lists_the_repair():
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("OK ") for line in lines) == 8
+    assert sum(line.startswith("SKIP") for line in lines) == 3
+    assert any(line.startswith("repair ^VIX: 46 row(s)") for line in lines)
+
+
+def test_validate_embedded_failures_exit_2():
+    result = run("validate", "--symbols", "SMH,SPY", "--start", "1995-01-01")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].startswith("FAIL  SMH  embedded source has no daily series for SMH")
+    assert lines[1].startswith("FAIL  SPY  embedded SPY on 1995-01-01 breaks rule 'history covers start'")
+
+
+def test_validate_csv_folders():
+    good = run("validate", "--source", "csv", "--data-dir", str(GOOD))
+    assert good.exit_code == 0, good.output
+    assert [line.split()[:2] for line in good.output.splitlines()] == [
+        ["OK", "QQQ"], ["OK", "SPY"], ["OK", "VIX"], ["OK", "^IRX"], ["OK", "^TNX"]
+    ]  # fmt: skip
+    bad = run("validate", "--source", "csv", "--data-dir", str(BAD))
+    assert bad.exit_code == 2
+    lines = bad.output.splitlines()
+    assert len(lines) == len(list(BAD.glob("*.csv"))) and all(line.startswith("FAIL") for line in lines)
+
+
+def test_validate_rejects_bad_options():
+    assert run("validate", "--start", "2019-13-01").exit_code == 2
+    assert "is not a date" in run("validate", "--start", "2019-13-01").output
+    result = run("validate", "--start", "2018-01-02", "--end", "2017-01-02")
+    assert result.exit_code == 2 and "swap them" in result.output
+    assert run("validate", "--source", "bloomberg").exit_code == 2
+
+
+def test_fetch_writes_the_cache(cache_dir, monkeypatch):
+    monkeypatch.setattr(yahoo, "_yfinance_download", spy_download)
+    result = run("fetch", "SPY", "--start", "2018-12-27", "--end", "2018-12-31")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"SPY: downloaded 2018-12-27 to 2018-12-31, 3 rows -> {cache_dir / 'SPY.csv'}"
+    )
+    again = run("fetch", "SPY", "--start", "2018-12-27", "--end", "2018-12-31")
+    assert "SPY: already cached" in again.stdout
+
+
+def test_fetch_network_failure_is_one_line_exit_2(cache_dir, monkeypatch):
+    monkeypatch.setattr(yahoo, "_yfinance_download", offline)
+    result = run("fetch", "SPY")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: yahoo download of SPY failed (ConnectionError: Failed to perform, curl: (6) Could not "
+        f"resolve host: query2.finance.yahoo.com); nothing written to {cache_dir / 'SPY.csv'}"
+    ]
+
+
+def test_validate_yahoo_falls_back_to_cache_with_one_warning_line(cache_dir, monkeypatch):
+    monkeypatch.setattr(yahoo, "_yfinance_download", spy_download)
+    assert run("fetch", "SPY", "--start", "2018-12-27", "--end", "2018-12-31").exit_code == 0
+    monkeypatch.setattr(yahoo, "_yfinance_download", offline)
+    result = run("validate", "--source", "yahoo", "--symbols", "SPY", "--refresh")
+    assert result.exit_code == 0, result.output
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith("warning: yahoo download of SPY failed (ConnectionError")
+    assert result.stdout.startswith("OK    SPY  2018-12-27 to 2018-12-31, 3 sessions")
+
+
+def test_validate_yahoo_without_cache_fails(cache_dir, monkeypatch):
+    monkeypatch.setattr(yahoo, "_yfinance_download", offline)
+    result = run("validate", "--source", "yahoo", "--symbols", "SPY")
+    assert result.exit_code == 2
+    assert "there is no cache file" in result.stdout and result.stdout.startswith("FAIL  SPY")
+
+
+def test_data_error_outside_a_line_goes_through_the_group(tmp_path):
+    result = run("validate", "--source", "csv", "--data-dir", str(tmp_path / "missing"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: csv data directory {tmp_path / 'missing'} does not exist"
