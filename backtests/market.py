@@ -15,7 +15,8 @@ import pandas as pd
 import data
 from backtests.errors import RunError
 from backtests.optionbook import OptionMarket
-from data.calendar import holiday_shortened_week, monthly_expiries, nyse_sessions, triple_witching_days
+from backtests.regime_eval import calendar_columns
+from data.calendar import monthly_expiries, nyse_sessions
 from data.errors import DataError
 from data.hashing import data_hash
 from data.macro import load_macro
@@ -81,6 +82,22 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
             if symbol == "SPY":
                 raise
             notes.append(f"{symbol} unavailable, playbooks go without it: {exc}")
+    sessions = pd.DatetimeIndex(frames["SPY"].index, name="date")
+    macro = {}
+    for name in ("long_yield", "tbill_rate"):
+        try:
+            macro[name] = load_macro(name, sessions, source=spec.source, data_dir=spec.data_dir,
+                                     cache_dir=spec.cache_dir)
+        except DataError as exc:
+            notes.append(f"no {name} series: {exc}")
+    return build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
+
+
+def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,
+                 tbill_rate: pd.Series | None = None, notes: list[str] | None = None) -> Market:
+    """A Market from frames already loaded (prepare_market's second half; tests pass hand-built
+    frames here). `frames` needs "SPY"; the other traded symbols and "^VIX" are optional."""
+    notes = list(notes or [])
     spy = frames["SPY"]
     sessions = pd.DatetimeIndex(spy.index, name="date")
     if len(sessions) < 60:
@@ -115,7 +132,8 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
 
     calendar_sessions = nyse_sessions(min(sessions[0], pd.Timestamp("1990-01-01")))
     expiries = monthly_expiries(calendar_sessions)
-    regime = _regime(frames, sessions, vix, calendar_sessions, spec, notes)
+    calendar = calendar_columns(sessions)
+    regime = _regime(frames, vix, long_yield, calendar)
     windows = [] if spec.window == "full" else windows_of_kind(spec.window, sessions, spec.before, spec.after)
     if spec.window != "full" and not windows:
         raise RunError(f"no complete {spec.window} window between {sessions[0]:%Y-%m-%d} and "
@@ -127,9 +145,7 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
         in_window = window_mask(windows, sessions).shift(-1, fill_value=False).astype(float)
     else:
         in_window = pd.Series(1.0, sessions)
-    late_december = (sessions.month == 12) & (sessions.day > 15)
-    holiday_week = holiday_shortened_week(calendar_sessions).reindex(sessions).fillna(False).to_numpy()
-    thin = holiday_week | late_december
+    thin = calendar["holiday_week"].to_numpy(bool) | calendar["late_december"].to_numpy(bool)
     tech = bars.get("QQQ")
     signals = pd.DataFrame({
         "regime": regime["code"].astype(float),
@@ -140,8 +156,9 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
     }, index=sessions)
 
     vol = atm_vol_proxy(spy["close"], vix, method=spec.vol_method)
-    rate = load_macro("tbill_rate", sessions, source=spec.source, data_dir=spec.data_dir,
-                      cache_dir=spec.cache_dir)
+    signals["iv"] = vol["atm_vol"]
+    signals["iv_avg"] = vol["atm_vol"].rolling(20, min_periods=20).mean()
+    rate = tbill_rate.reindex(sessions) if tbill_rate is not None else pd.Series(np.nan, sessions)
     if rate.isna().all():
         notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
     options = OptionMarket(
@@ -183,18 +200,11 @@ def window_market(market: Market) -> Market:
                   block_start=(keep & ~np.roll(keep, 1))[keep])
 
 
-def _regime(frames, sessions, vix, calendar_sessions, spec, notes) -> pd.DataFrame:
-    """The rules classifier's probabilities and label on each session (known at its close)."""
-    triple = triple_witching_days(calendar_sessions)
-    calendar = calendar_columns(sessions, calendar_sessions, triple)
-    try:
-        long_yield = load_macro("long_yield", sessions, source=spec.source, data_dir=spec.data_dir,
-                                cache_dir=spec.cache_dir)
-    except DataError as exc:
-        notes.append(f"no long-yield series, the rate rules are off: {exc}")
-        long_yield = None
-    features = compute_features(frames["SPY"], frames.get("QQQ"), smh=frames.get("SMH"),
-                                vix=vix, long_yield=long_yield, calendar=calendar)
+def _regime(frames, vix, long_yield, calendar) -> pd.DataFrame:
+    """The rules classifier's probabilities and label on each session (known at its close); the
+    prior where the features are not yet defined."""
+    features = compute_features(frames["SPY"], frames.get("QQQ"), smh=frames.get("SMH"), vix=vix,
+                                long_yield=long_yield, calendar=calendar)
     probs = classify_rules(features)
     missing = probs[list(REGIMES)].isna().any(axis=1)
     if missing.any():
@@ -204,18 +214,3 @@ def _regime(frames, sessions, vix, calendar_sessions, spec, notes) -> pd.DataFra
         probs.loc[missing, "label"] = REGIMES[int(np.argmax(PRIOR))]
     probs["code"] = [REGIMES.index(label) for label in probs["label"]]
     return probs
-
-
-def calendar_columns(sessions: pd.DatetimeIndex, calendar_sessions: pd.DatetimeIndex,
-                     triple: pd.DatetimeIndex) -> pd.DataFrame:
-    """The classifier's calendar inputs, from the exchange calendar (known in advance, no look-ahead)."""
-    from data.calendar import sessions_to_next
-
-    to_next = sessions_to_next(triple, calendar_sessions).reindex(sessions)
-    week = sessions.to_period("W-FRI")
-    return pd.DataFrame({
-        "sessions_to_triple_witching": to_next,
-        "triple_witching_week": week.isin(triple.to_period("W-FRI")),
-        "holiday_week": holiday_shortened_week(calendar_sessions).reindex(sessions).fillna(False).to_numpy(),
-        "late_december": (sessions.month == 12) & (sessions.day > 15),
-    }, index=sessions)

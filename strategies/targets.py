@@ -27,6 +27,8 @@ class HedgePlan:
     `tenor_days` calendar days to expiry; it is rolled when `roll_days` or fewer remain, and in delta
     mode also when its |delta| has decayed below `min_abs_delta` (a near-expiry option far from the
     money needs ever more contracts to hedge, and its spread is mostly the minimum tick).
+    keep_kind_until_roll: a held contract of the other kind stays until it rolls (used when the
+    kind is chosen each session from market conditions, so that it does not flip back and forth).
     """
 
     kind: Literal["put", "call"] = "put"
@@ -38,6 +40,7 @@ class HedgePlan:
     band: float = 0.10
     budget: float = 0.005
     min_abs_delta: float = 0.25
+    keep_kind_until_roll: bool = False
 
     def __post_init__(self):
         if self.kind not in ("put", "call"):
