@@ -119,6 +119,8 @@ def backtest(config_path, no_tearsheet, **options):
     for note in outcome.notes:
         click.echo(f"note: {note}")
     click.echo(outcome.table)
+    if outcome.window_text:
+        click.echo(outcome.window_text)
     click.echo(f"results written to {outcome.out_dir}")
 
 

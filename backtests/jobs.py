@@ -16,6 +16,15 @@ from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, write_run
 from backtests.result import RunResult
 from backtests.runner import RunSettings, run_backtest
+from backtests.windows_eval import (
+    WINDOWS_CSV,
+    event_summary,
+    format_claims,
+    format_summary,
+    load_claims,
+    window_table,
+    write_window_table,
+)
 from strategies.config import risk_config_from_settings
 from strategies.registry import build_params, get_strategy
 
@@ -24,10 +33,17 @@ RISK_KEYS = ("stop", "take_profit", "portfolio_stop", "size", "max_weight", "tra
 
 @dataclass(frozen=True)
 class BacktestOutcome:
+    """What `cli.py backtest` shows. A windows-only run adds the per-window table
+    (backtests.windows_eval.window_table, also written as windows.csv), its event-study summary and
+    the text the terminal prints for both, with the playbook's claims checked on the same data."""
+
     result: RunResult
     out_dir: Path | None
     table: str
     notes: tuple[str, ...]
+    windows: pd.DataFrame | None = None
+    window_summary: pd.DataFrame | None = None
+    window_text: str = ""
 
 
 def market_spec(settings: dict) -> MarketSpec:
@@ -73,12 +89,21 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
     if run.windows_only and not market.stepped:
         market = window_market(market)
     result = run_backtest(run, market)
+    windows = summary = None
+    window_text = ""
+    if run.windows_only and market.windows:
+        windows = window_table(result, market.windows, market.regime)
+        summary = event_summary(windows, seed=run.seed)
+        claims = load_claims(market.spec, seed=run.seed)
+        window_text = format_summary(summary, run.strategy, windows, seed=run.seed) + "\n" + format_claims(claims)
     out_dir = None
     if write:
         target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)
         out_dir = write_run(result, target, tearsheet=tearsheet)
+        if windows is not None:
+            write_window_table(windows, out_dir / WINDOWS_CSV)
     table = format_table(metrics_table(result))
-    return BacktestOutcome(result, out_dir, table, tuple(market.notes))
+    return BacktestOutcome(result, out_dir, table, tuple(market.notes), windows, summary, window_text)
 
 
 def _day(value) -> pd.Timestamp | None:

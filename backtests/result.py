@@ -51,7 +51,9 @@ class RunResult:
     equity     broker value at each session's close, options marked to model
     trades     one row per closed round trip, columns TRADE_COLUMNS
     orders     one row per fill, stocks and options, columns ORDER_COLUMNS
-    positions  value held per instrument at each close (columns: instruments plus "cash")
+    positions  value held per instrument at each close: one column per traded symbol, "cash", and
+               for option strategies "options" (their marked value) and "options_delta" (their
+               net delta in account currency: the stock-equivalent exposure of the hedge)
     exposure   gross exposure (sum of absolute position values / equity) at each close
     costs      totals paid in account currency: commission, slippage, option_spread, tax
     settings   every setting of the run, the data source and a hash of the data (for run.json)

@@ -45,7 +45,7 @@ class RunSettings:
                                           option_commission_per_contract=0.0,
                                           option_spread_fraction=0.0, option_min_tick=0.0))
             return dataclasses.replace(self, params=params, risk=risk, thin_liquidity_scale=1.0,
-                                       windows_only=False)
+                                       cash_buffer=0.0, windows_only=False)
         return dataclasses.replace(self, params=params, risk=risk)
 
 

@@ -262,7 +262,8 @@ class PlaybookStrategy(bt.Strategy):
             for name, d in self.by_name.items():
                 h = self.holdings[name]
                 pos = self.getposition(d).size
-                if pos > 0 and h.opened_index >= 0 and self.index - h.opened_index >= rule.level \
+                # held `level` sessions counting the entry's: sell at the open `level` sessions later
+                if pos > 0 and h.opened_index >= 0 and self.index - h.opened_index >= rule.level - 1 \
                         and self.pending[name] is None:
                     self._cancel_exits(h)
                     order = self.close(d)
@@ -495,8 +496,8 @@ class PlaybookStrategy(bt.Strategy):
             row[name] = value
             gross += abs(value)
         if self.book is not None and self.broker.session_index >= 0:
-            options = self.book.value(self.broker.session_index)
-            row["options"] = options
-            gross += abs(self.book.dollar_delta(self.broker.session_index))
+            row["options"] = self.book.value(self.broker.session_index)
+            row["options_delta"] = self.book.dollar_delta(self.broker.session_index)
+            gross += abs(row["options_delta"])
         row["exposure"] = gross / equity if equity else np.nan
         self.state_log.append(row)

@@ -18,7 +18,7 @@ from strategies.errors import ConfigError
 OptionKind = Literal["call", "put"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class ContractSpec:
     """How options on one underlying are listed.
 
@@ -47,7 +47,7 @@ class ContractSpec:
         return self.multiplier * self.scale
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class OptionContract:
     """One listed, European, cash-settled option."""
 

@@ -35,7 +35,8 @@ class NeutralParams:
         if not 0 < self.gross <= 1:
             raise ConfigError(f"neutral gross must be in (0, 1], got {self.gross}")
         if self.hedge_with not in ("put", "call", "auto"):
-            raise ConfigError(f"neutral hedge_with must be 'put', 'call' or 'auto', got {self.hedge_with!r}")
+            raise ConfigError(
+                f"neutral hedge_with must be 'put', 'call' or 'auto', got {self.hedge_with!r}")
         if not 0 < self.dear_vol < 2:
             raise ConfigError(f"neutral dear_vol must be an annualised vol in (0, 2), got {self.dear_vol}")
         if not 0 <= self.limit_offset < 0.1:
@@ -55,8 +56,8 @@ class NeutralParams:
 
 def neutral_target(view: SessionView, p: NeutralParams) -> Target:
     """A cut-down index position, entered by limit orders, hedged toward delta neutral."""
-    return Target({p.symbol: p.gross}, hedge=p.hedge(view.signal("iv_avg")), order="limit", limit_offset=p.limit_offset,
-                  limit_sessions=p.limit_sessions, label="neutral")
+    return Target({p.symbol: p.gross}, hedge=p.hedge(view.signal("iv_avg")), order="limit",
+                  limit_offset=p.limit_offset, limit_sessions=p.limit_sessions, label="neutral")
 
 
 class Neutral(PlaybookStrategy):

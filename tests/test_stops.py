@@ -1,0 +1,101 @@
+"""Stops and take-profits fire at the right price on hand-built series.
+
+One instrument (SPY) held through the 2017 year-end window only: bought at the open of 2017-12-18
+(decided at the close of 12-15), with no costs, so every exit price can be worked out by hand.
+"""
+
+import pandas as pd
+import pytest
+
+from backtests.market import MarketSpec, build_market
+from backtests.runner import RunSettings, run_backtest
+from data.calendar import nyse_sessions
+from strategies.risk import Costs, PortfolioStop, RiskConfig, StopRule, TakeProfit
+from strategies.signals import average_true_range
+
+FREE = Costs(commission_per_share=0.0, min_commission=0.0, slippage_bp=0.0)
+SESSIONS = nyse_sessions("2017-09-01", "2017-12-29")
+
+
+def spy(rows: dict) -> pd.DataFrame:
+    """Flat at 100 (high 100.5, low 99.5) except the rows given as date -> (open, high, low, close)."""
+    frame = pd.DataFrame({"open": 100.0, "high": 100.5, "low": 99.5, "close": 100.0}, index=SESSIONS)
+    for day, values in rows.items():
+        frame.loc[pd.Timestamp(day), ["open", "high", "low", "close"]] = values
+    frame["adj_close"] = frame["close"]
+    frame["volume"] = 1e6
+    frame.index.name = "date"
+    return frame
+
+
+def first_trade(rows, risk):
+    market = build_market(MarketSpec(window="year-end"), {"SPY": spy(rows)})
+    settings = RunSettings("momentum", risk=risk, windows_only=True, thin_liquidity_scale=1.0)
+    result = run_backtest(settings, market)
+    entry = result.orders.iloc[0]
+    assert (entry["date"], entry["side"], entry["price"]) == (pd.Timestamp("2017-12-18"), "buy", 100.0)
+    return result.trades.iloc[0], result.orders
+
+
+def test_fixed_stop_fills_at_its_level():
+    trade, _ = first_trade({"2017-12-21": (99.5, 99.8, 96.0, 96.5)}, RiskConfig((StopRule("fixed", 0.03),),
+                                                                                  costs=FREE))
+    assert (trade["exit_date"], trade["exit_price"], trade["exit_reason"]) == (
+        pd.Timestamp("2017-12-21"), 97.0, "stop-fixed")
+
+
+def test_fixed_stop_gapped_through_fills_at_the_open():
+    trade, _ = first_trade({"2017-12-21": (96.5, 97.0, 95.0, 96.0)}, RiskConfig((StopRule("fixed", 0.03),),
+                                                                                  costs=FREE))
+    assert (trade["exit_price"], trade["exit_reason"]) == (96.5, "stop-fixed")
+
+
+def test_trailing_stop_trails_the_highest_close():
+    rows = {"2017-12-18": (100.0, 102.5, 99.8, 102.0), "2017-12-19": (102.0, 105.5, 101.8, 105.0),
+            "2017-12-20": (104.0, 104.2, 101.0, 101.5)}
+    trade, _ = first_trade(rows, RiskConfig((StopRule("trailing", 0.03),), costs=FREE))
+    assert trade["exit_date"] == pd.Timestamp("2017-12-20")
+    assert trade["exit_price"] == pytest.approx(105.0 * 0.97, abs=1e-9)
+    assert trade["exit_reason"] == "stop-trailing"
+
+
+def test_atr_stop_uses_the_atr_known_at_the_entry_decision():
+    rows = {"2017-12-21": (99.5, 99.8, 90.0, 92.0)}
+    atr = average_true_range(spy(rows), 14).loc["2017-12-15"]
+    trade, _ = first_trade(rows, RiskConfig((StopRule("atr", 2.0),), costs=FREE))
+    assert trade["exit_price"] == pytest.approx(100.0 - 2.0 * atr, abs=1e-9)
+    assert trade["exit_reason"] == "stop-atr"
+
+
+def test_time_stop_sells_at_the_open_n_sessions_after_entry():
+    rows = {"2017-12-21": (101.0, 101.5, 100.5, 101.0)}
+    trade, _ = first_trade(rows, RiskConfig((StopRule("time", 3),), costs=FREE))
+    assert (trade["exit_date"], trade["exit_price"], trade["exit_reason"]) == (
+        pd.Timestamp("2017-12-21"), 101.0, "stop-time")
+
+
+def test_take_profit_fills_at_its_limit_or_a_better_open():
+    at_limit = {"2017-12-19": (101.0, 105.5, 100.8, 104.0)}
+    trade, _ = first_trade(at_limit, RiskConfig(take_profit=TakeProfit("percent", 0.05), costs=FREE))
+    assert (trade["exit_date"], trade["exit_price"], trade["exit_reason"]) == (
+        pd.Timestamp("2017-12-19"), 105.0, "take-profit")
+    gap = {"2017-12-19": (106.0, 106.5, 105.8, 106.2)}
+    trade, _ = first_trade(gap, RiskConfig(take_profit=TakeProfit("percent", 0.05), costs=FREE))
+    assert trade["exit_price"] == 106.0
+
+
+def test_stop_and_take_profit_cancel_each_other():
+    rows = {"2017-12-19": (101.0, 105.5, 100.8, 104.0), "2017-12-20": (99.0, 99.5, 90.0, 95.0)}
+    trade, orders = first_trade(rows, RiskConfig((StopRule("fixed", 0.03),), TakeProfit("percent", 0.05),
+                                                 costs=FREE))
+    assert trade["exit_reason"] == "take-profit"
+    sells = orders[(orders["side"] == "sell") & (orders["date"] <= "2017-12-20")]
+    assert len(sells) == 1  # the stop was cancelled when the take-profit filled
+
+
+def test_portfolio_stop_flattens_at_the_next_open():
+    rows = {"2017-12-19": (99.0, 99.2, 89.0, 89.5), "2017-12-20": (90.0, 90.5, 89.5, 90.0)}
+    _, orders = first_trade(rows, RiskConfig(portfolio_stop=PortfolioStop(0.08), costs=FREE))
+    exit_ = orders[orders["side"] == "sell"].iloc[0]
+    assert (exit_["date"], exit_["price"], exit_["reason"]) == (pd.Timestamp("2017-12-20"), 90.0,
+                                                                 "stop-portfolio")
