@@ -72,6 +72,9 @@ SESSIONS_PER_YEAR = 252
 # month it prices: 21 sessions, the horizon of VIX and of the GARCH forecast.
 REALIZED_SESSIONS = 21
 MODEL_SOURCES = ("garch", "realized")
+# Fewer model-priced sessions than a year's make the implied/realised ratio one market episode's, not
+# the proxy's (from 2014 the proxy is VIX but for a day or two where VIX has a gap): shown as n/a.
+MIN_IV_SESSIONS = 252
 
 
 # --- the twins ------------------------------------------------------------------------------------
@@ -86,7 +89,8 @@ class Twin:
     returns    the twin's daily returns from the first roll session (the first session it holds)
     benchmark  S&P 500 total-return daily returns on the same sessions, bought at the same open
     cash_rate  the T-bill account's daily return on the same sessions (the Sharpe ratio's rf)
-    rolls      one row per roll: decision and fill session, index level, contracts and quantities
+    rolls      one row per roll: decision and roll (fill) session, index level and value at the
+               decision close, index units and `positions` ({contract: contracts held}) after the roll
     fills      the book's fill records (columns as backtests.result.ORDER_COLUMNS)
     """
 
@@ -250,8 +254,8 @@ def run_twin(index: str, market: OptionMarket, costs: OptionCosts = ZERO_COSTS,
                     book.submit(contract, change, f"{index} roll")
             roll_rows.append({
                 "decision": market.dates[i], "roll": expiry, "index_level": float(market.close[i]),
-                "value": value, "units": target_units,
-                "contracts": "; ".join(f"{c.label} x {q:+.4f}" for c, q in targets.items()),
+                "value": value, "units": target_units, "positions": targets,
+                "contracts": "; ".join(f"{c.label} x {n:+.4f}" for c, n in targets.items()),
             })
     fills = pd.DataFrame(book.fills)
     rejected = fills["reason"].str.startswith("rejected") if len(fills) else pd.Series(dtype=bool)
@@ -416,7 +420,7 @@ def iv_ratio(market: OptionMarket) -> float:
     returns after t: the month the implied vol of t prices (this is an evaluation, so it looks
     forward on purpose; nothing traded uses it). Only sessions whose proxy came from the GARCH or
     realised-vol model count (not VIX, not warm-up), and only those with a full month after them.
-    NaN when there are none.
+    NaN when there are fewer than MIN_IV_SESSIONS of them.
     """
     close = np.asarray(market.close, dtype=float)
     squares = np.diff(np.log(close)) ** 2
@@ -428,7 +432,7 @@ def iv_ratio(market: OptionMarket) -> float:
     forward[: sums.size] = np.sqrt(SESSIONS_PER_YEAR * sums / window)  # returns t+1 .. t+window
     model = np.isin(np.asarray(market.vol_source, dtype=object), MODEL_SOURCES)
     use = model & np.isfinite(forward) & np.isfinite(np.asarray(market.atm_vol, dtype=float))
-    if not use.any():
+    if use.sum() < MIN_IV_SESSIONS:
         return math.nan
     return float(np.mean(market.atm_vol[use]) / np.mean(forward[use]))
 

@@ -206,10 +206,10 @@ def event_study(names, tables: dict, seed: int = 0, resamples: int = RESAMPLES) 
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def build_comparison(results, kind: str | None = None, windows_by_run=None, regime: pd.DataFrame | None = None,
-                     claims: PlaybookClaims | None = None, origins=(), notes=(), seed: int = 0,
-                     resamples: int = RESAMPLES, show_progress: bool | None = None,
-                     progress_file=None) -> Comparison:
+def build_comparison(results, kind: str | None = None, windows_by_run=None,
+                     regime: pd.DataFrame | None = None, claims: PlaybookClaims | None = None,
+                     origins=(), notes=(), seed: int = 0, resamples: int = RESAMPLES,
+                     show_progress: bool | None = None, progress_file=None) -> Comparison:
     """The comparison of `results`: metrics, and with `kind` the per-window tables (on each run's
     windows from `windows_by_run`), the side-by-side returns and the event study."""
     results = list(results)
@@ -251,7 +251,10 @@ def format_comparison(comparison: Comparison) -> str:
 def _spec_of_saved(result: RunResult, kind: str) -> MarketSpec:
     """The data part of a saved run (as run.json records it), for checking the claims on the same data."""
     record = result.settings.get("market", {}) if isinstance(result.settings, dict) else {}
-    day = (lambda v: None if v in (None, "", "None", "NaT") else pd.Timestamp(v).normalize())
+
+    def day(value):
+        return None if value in (None, "", "None", "NaT") else pd.Timestamp(value).normalize()
+
     return MarketSpec(source=record.get("source") or "embedded", start=day(record.get("start")),
                       end=day(record.get("end")), data_dir=record.get("data_dir"),
                       cache_dir=record.get("cache_dir"), window=kind,

@@ -41,6 +41,7 @@ _STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 24px; color: #1b1b1b; background: #fff; }
 h1 { font-size: 22px; margin-bottom: 4px; }
 h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ccc; padding-bottom: 3px; }
+h3 { font-size: 14px; margin: 16px 0 4px; }
 p.meta, p.note { color: #555; font-size: 13px; margin: 3px 0; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 8px 0; }
 th, td { padding: 3px 9px; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
@@ -62,7 +63,7 @@ def format_cell(value: float, unit: str) -> str:
     "12.3%", counts whole, turnover "3.45x", currency in whole units, ratios with two decimals, "-"
     where not applicable.
 
-    >>> format_cell(0.1234, "fraction/year"), format_cell(2.0, "times/year"), format_cell(float("nan"), "ratio")
+    >>> format_cell(0.1234, "fraction/year"), format_cell(2.0, "times/year"), format_cell(math.nan, "ratio")
     ('12.3%', '2.00x', '-')
     """
     if math.isnan(value):
@@ -132,7 +133,7 @@ def equity_chart(comparison: Comparison) -> str:
         top.axhline(1.0, color="0.7", linewidth=0.8, linestyle=":")
         top.set_ylabel("growth of 1")
         top.set_title("Equity: growth of 1, each run and the benchmark")
-        top.legend(loc="upper left", frameon=False)
+        top.legend(loc="best", framealpha=0.85)
         top.grid(alpha=0.3)
         top.tick_params(labelbottom=False)
         bottom.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -197,22 +198,25 @@ def window_chart(comparison: Comparison) -> str:
         figure = Figure(figsize=(12, 4.2), layout="constrained")
         FigureCanvasAgg(figure)
         ax = figure.add_subplot()
-        ax.boxplot(data, showmeans=True, widths=0.5)
+        ax.boxplot(data, showmeans=True, showfliers=False, widths=0.5)  # the dots show every window
         ax.set_xticks(range(1, len(columns) + 1), columns)
         jitter = np.random.default_rng(comparison.seed)
         for n, values in enumerate(data, start=1):
-            ax.scatter(n + jitter.uniform(-0.12, 0.12, len(values)), values, s=9, alpha=0.45, color="tab:blue")
+            spread = jitter.uniform(-0.12, 0.12, len(values))
+            ax.scatter(n + spread, values, s=9, alpha=0.45, color="tab:blue")
         ax.axhline(0.0, color="0.6", linewidth=0.8)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         ax.set_ylabel("window return")
-        ax.set_title(f"Return of each {comparison.kind} window (box: quartiles, line: median, triangle: mean)")
+        ax.set_title(f"Return of each {comparison.kind} window "
+                     "(box: quartiles, line: median, triangle: mean)")
         ax.grid(alpha=0.3, axis="y")
         return _figure_uri(figure)
 
 
 def metrics_html(table: pd.DataFrame) -> str:
     """The metrics table, one column per run and the benchmark, rows as backtests.metrics.ROWS."""
-    head = '<tr><th class="label">metric</th>' + "".join(f"<th>{_esc(c)}</th>" for c in table.columns) + "</tr>"
+    head = ('<tr><th class="label">metric</th>' + "".join(f"<th>{_esc(c)}</th>" for c in table.columns)
+            + "</tr>")
     body = []
     for (label, unit), row in zip(table.index, table.to_numpy(float)):
         cells = "".join(f"<td>{_esc(format_cell(float(v), unit))}</td>" for v in row)
@@ -247,7 +251,8 @@ def windows_html(windows: pd.DataFrame) -> str:
         for column in returns:
             text, klass = _signed(row[column])
             cells.append(f'<td class="{klass}">{text}</td>')
-        body.append(f'<tr><td class="label">{event:%Y-%m-%d}</td><td class="label">{row["first"]:%Y-%m-%d}</td>'
+        body.append(f'<tr><td class="label">{event:%Y-%m-%d}</td>'
+                    f'<td class="label">{row["first"]:%Y-%m-%d}</td>'
                     f'<td class="label">{row["last"]:%Y-%m-%d}</td>{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table id="windows"><thead>{head}</thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
@@ -279,7 +284,8 @@ def claims_html(claims) -> str:
     ]
     for row in claims.ranges.itertuples(index=False):
         parts.append(
-            f'<tr><td class="label">{_esc(row.index)}</td><td>{row.quoted_low:+.1%}..{row.quoted_high:+.1%}</td>'
+            f'<tr><td class="label">{_esc(row.index)}</td>'
+            f"<td>{row.quoted_low:+.1%}..{row.quoted_high:+.1%}</td>"
             f"<td>{row.horizon}</td><td>{row.all_inside:.1%}</td>"
             f"<td>{_signed(row.all_p10)[0]}..{_signed(row.all_p90)[0]}</td><td>{row.windows_inside:.1%}</td>"
             f"<td>{_signed(row.windows_p10)[0]}..{_signed(row.windows_p90)[0]}</td></tr>")
@@ -297,7 +303,8 @@ def claims_html(claims) -> str:
     ]
     for name, row in claims.scenarios.iterrows():
         parts.append(
-            f'<tr><td class="label">{_esc(name)}</td><td>{row["quoted"]:.0%}</td><td>{row["all_sessions"]:.1%}</td>'
+            f'<tr><td class="label">{_esc(name)}</td><td>{row["quoted"]:.0%}</td>'
+            f'<td>{row["all_sessions"]:.1%}</td>'
             f'<td>{row["window_sessions"]:.1%}</td><td>{row["window_entries"]:.1%}</td>'
             f'<td>[{row["entries_ci_low"]:.1%}, {row["entries_ci_high"]:.1%}]</td></tr>')
     parts.append("</tbody></table>")

@@ -46,9 +46,13 @@ class BacktestOutcome:
     window_text: str = ""
 
 
-def market_spec(settings: dict) -> MarketSpec:
-    """The data part of the settings."""
+def market_spec(settings: dict, run: RunSettings | None = None) -> MarketSpec:
+    """The data part of the settings; the ATR and realised-vol look-backs the run's risk rules read."""
+    run = run if run is not None else run_settings(settings)
+    atr_rules = [r for r in (*run.risk.stops, run.risk.take_profit) if r is not None and r.kind == "atr"]
     return MarketSpec(
+        atr_sessions=atr_rules[0].atr_sessions if atr_rules else 14,
+        vol_sessions=run.risk.sizing.vol_lookback,
         source=settings.get("source") or "embedded",
         start=_day(settings.get("start")),
         end=_day(settings.get("end")),
@@ -85,7 +89,7 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
              tearsheet: bool = True) -> BacktestOutcome:
     """Run the strategy the settings name; write its files to settings["out"] (or the default)."""
     run = run_settings(settings)
-    market = market if market is not None else prepare_market(market_spec(settings))
+    market = market if market is not None else prepare_market(market_spec(settings, run))
     if run.windows_only and not market.stepped:
         market = window_market(market)
     result = run_backtest(run, market)
@@ -95,7 +99,8 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
         windows = window_table(result, market.windows, market.regime)
         summary = event_summary(windows, seed=run.seed)
         claims = load_claims(market.spec, seed=run.seed)
-        window_text = format_summary(summary, run.strategy, windows, seed=run.seed) + "\n" + format_claims(claims)
+        window_text = "\n".join((format_summary(summary, run.strategy, windows, seed=run.seed),
+                                 format_claims(claims)))
     out_dir = None
     if write:
         target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)

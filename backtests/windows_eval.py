@@ -344,7 +344,8 @@ def december_returns(close: pd.Series) -> pd.Series:
             continue
         values.append(close.loc[w.last] / close.iloc[start] - 1.0)
         events.append(w.event)
-    return pd.Series(values, index=pd.DatetimeIndex(events, name="event"), name="december_return", dtype=float)
+    return pd.Series(values, index=pd.DatetimeIndex(events, name="event"), name="december_return",
+                     dtype=float)
 
 
 def forward_returns(close: pd.Series, horizon: int) -> pd.Series:
@@ -369,7 +370,8 @@ def entry_returns(close: pd.Series, windows, horizon: int) -> pd.Series:
 def _range_row(values: pd.Series, low: float, high: float, prefix: str) -> dict:
     data = values.dropna().to_numpy(float)
     if len(data) == 0:
-        return {f"{prefix}_n": 0, f"{prefix}_inside": np.nan, f"{prefix}_p10": np.nan, f"{prefix}_p90": np.nan}
+        return {f"{prefix}_n": 0, f"{prefix}_inside": np.nan, f"{prefix}_p10": np.nan,
+                f"{prefix}_p90": np.nan}
     p10, p90 = np.quantile(data, [0.10, 0.90])
     return {f"{prefix}_n": len(data), f"{prefix}_inside": float(np.mean((data >= low) & (data <= high))),
             f"{prefix}_p10": float(p10), f"{prefix}_p90": float(p90)}
@@ -431,7 +433,8 @@ def playbook_claims(frames: dict[str, pd.DataFrame], kind: str, before: int = 5,
     notes = []
     windows = windows_of_kind(kind, sessions, before, after)
     if not windows:
-        raise RunError(f"no complete {kind} window between {sessions[0]:%Y-%m-%d} and {sessions[-1]:%Y-%m-%d}")
+        raise RunError(f"no complete {kind} window between {sessions[0]:%Y-%m-%d} and "
+                       f"{sessions[-1]:%Y-%m-%d}")
     december = december_returns(spy["close"])
     if len(december) == 0:
         raise RunError(f"no whole last-two-weeks-of-December between {sessions[0]:%Y-%m-%d} and "

@@ -175,19 +175,23 @@ class PlaybookStrategy(bt.Strategy):
 
     # --- sizing ------------------------------------------------------------------------------------
     def _sized_weights(self, target: Target, view: SessionView) -> dict[str, float]:
-        """Apply the sizing rule, the maximum weight per instrument and the thin-liquidity scale."""
+        """The playbook's weights under the sizing rule: fixed-fraction multiplies each by `level`
+        (100% = as the playbook says); vol-target multiplies each by level / the instrument's
+        realised vol, never above 1 (no leverage from a quiet series); then the maximum weight per
+        instrument and the thin-liquidity scale apply."""
         sizing = self.risk.sizing
-        raw = {s: w for s, w in target.weights.items() if w > 0 and s in view.available}
-        if sizing.kind == "vol-target" and raw:
-            # the target portfolio's volatility, assuming its parts move together (conservative)
-            port_vol = sum(w * view.realized_vol.get(s, np.nan) for s, w in raw.items())
-            scale = sizing.level / port_vol if port_vol == port_vol and port_vol > 0 else 0.0
-            scale = min(scale, 1.0 / sum(raw.values()))  # never above the target's own gross
-        else:
-            scale = sizing.level
-        if view.signal("thin_liquidity", 0.0) > 0:
-            scale *= self.setup.thin_liquidity_scale
-        return {s: min(w * scale, sizing.max_weight) for s, w in raw.items()}
+        thin = self.setup.thin_liquidity_scale if view.signal("thin_liquidity", 0.0) > 0 else 1.0
+        weights = {}
+        for symbol, w in target.weights.items():
+            if w <= 0 or symbol not in view.available:
+                continue
+            if sizing.kind == "vol-target":
+                vol = view.realized_vol.get(symbol, math.nan)
+                factor = min(sizing.level / vol, 1.0) if vol > 0 else 0.0  # NaN vol: not sized yet
+            else:
+                factor = sizing.level
+            weights[symbol] = min(w * factor, sizing.max_weight) * thin
+        return weights
 
     # --- stock orders --------------------------------------------------------------------------------
     def _rebalance(self, weights, target: Target, view: SessionView, equity: float) -> dict[str, float]:

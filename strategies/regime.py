@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from strategies.errors import ConfigError
 
@@ -298,6 +296,10 @@ def classify_logistic(
     X_all = features[numeric].astype(float).to_numpy()
     known = labels.notna().to_numpy()
     y_all = labels.to_numpy()
+
+    # imported here: scikit-learn takes over a second to load, and only this model needs it
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     probs = np.tile(np.asarray(prior, dtype=float), (len(features), 1))
     fitted_through = pd.Series(pd.NaT, index=features.index, dtype="datetime64[ns]")

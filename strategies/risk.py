@@ -248,7 +248,11 @@ class Sizing:
     kind       fixed-fraction: the position's weight is `level` (a fraction of equity);
                vol-target: `level` is the position's target annualised volatility, and its weight
                is level / realised vol, the realised vol being the annualised standard deviation of
-               the last `vol_lookback` daily returns known at the decision session's close
+               the last `vol_lookback` daily returns known at the decision session's close.
+               These are the weights of a position the playbook holds at 100%: the strategies
+               multiply each playbook weight by this (a 60% QQQ tilt under fixed-fraction 50% holds
+               30%), a vol target never lifts a weight above the playbook's own, and max_weight
+               caps the result
     level      fixed-fraction: in (0, MAX_LEVERAGE]; vol-target: in (0, 1]
     max_weight cap on the weight of one instrument, in (0, MAX_LEVERAGE]; both kinds are capped,
                so ``fixed-fraction 50%`` with ``max_weight 25%`` holds 25%

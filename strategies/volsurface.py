@@ -18,7 +18,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from arch import arch_model
 
 from strategies.errors import ConfigError
 
@@ -116,6 +115,8 @@ def _garch_vol(returns, min_history, refit_every):
     optimiser does not converge keeps the previous parameters; before the first converged fit the
     value is NaN (the caller labels those days warm-up).
     """
+    from arch import arch_model  # imported here: it takes a second and only GARCH needs it
+
     pct = 100.0 * returns[1:]  # percent returns keep the optimiser well scaled
     out = np.full(returns.shape, np.nan)
     params = None
