@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+import pandas as pd
 
 from backtests.errors import RunError
 from data.errors import DataError
@@ -49,6 +50,23 @@ def main():
     """Backtest the year-end / triple-witching playbook: momentum, neutral, defensive."""
 
 
+class DateParam(click.ParamType):
+    """A calendar date given as YYYY-MM-DD, returned as a tz-naive midnight pd.Timestamp."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, pd.Timestamp):
+            return value
+        try:
+            day = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            day = pd.NaT
+        if day is pd.NaT or day.tzinfo is not None:
+            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.", param, ctx)
+        return day.normalize()
+
+
 # --- backtest command ---
 
 
@@ -77,8 +95,8 @@ def _checked(parse):
               help="Market data source [default: embedded].")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
-@click.option("--start", help="First session, YYYY-MM-DD.")
-@click.option("--end", help="Last session, YYYY-MM-DD.")
+@click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
+@click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
 @click.option("--window", type=click.Choice(["full", "triple-witching", "year-end", "santa-claus",
                                              "monthly-expiry"]), default=None,
               help="Trade only inside these windows (cash outside) [default: full].")
@@ -151,8 +169,8 @@ def list_strategies():
               help="Market data source [default: embedded].")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
-@click.option("--start", help="First session, YYYY-MM-DD.")
-@click.option("--end", help="Last session, YYYY-MM-DD.")
+@click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
+@click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
 @click.option("--seed", type=int, help="Seed of the bootstrap confidence intervals [0].")
 def compare_command(strategies, runs_from, more_runs, out, **options):
     """Compare strategies side by side: run them on the same data (prepared once) or load saved runs
@@ -185,6 +203,93 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
     outcome = compare(strategies=names, runs_from=saved or None, settings=options, out=out)
     click.echo(outcome.text)
     click.echo(f"report written to {outcome.report}")
+
+
+# --- tune command ---
+
+from backtests.tuning import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS  # noqa: E402
+
+
+def _range_of(rule):
+    """A click callback: the text must be a tuning range of `rule` (strategies.rulespec.parse_range)."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return value
+        from strategies.rulespec import parse_range
+
+        try:
+            parse_range(value, rule=rule)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+        return value
+
+    return callback
+
+
+@main.command("tune")
+@click.option("--strategy", required=True, type=click.Choice([n for n in STRATEGIES if n != "benchmark"]),
+              help="The strategy whose stop (and take-profit) to tune; its other rules stay at their defaults.")
+@click.option("--stop", required=True, callback=_range_of("stop"),
+              help="Stop range KIND:START..STOP:STEP, e.g. trailing:2%..10%:1%, atr:2..4:0.5, time:5..20:5.")
+@click.option("--take-profit", callback=_range_of("take-profit"),
+              help="Take-profit range, e.g. 4%..16%:2% or atr:1..3:0.5 (a second tuned parameter).")
+@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True,
+              help="Score of a trial's window returns (sharpe and sortino per window, not annualised).")
+@click.option("--window", type=click.Choice(["triple-witching", "year-end", "santa-claus", "monthly-expiry"]),
+              default="triple-witching", show_default=True, help="The windows every trial trades and is judged on.")
+@click.option("--before", type=click.IntRange(0, 60), default=5, show_default=True,
+              help="Sessions before each event.")
+@click.option("--after", type=click.IntRange(0, 60), default=5, show_default=True,
+              help="Sessions after each event.")
+@click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
+@click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
+@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default="embedded", show_default=True,
+              help="Market data source.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+@click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
+              help="grid runs every cell; tpe and random run --trials trials.")
+@click.option("--trials", type=click.IntRange(min=1), help="Total trials of a tpe or random study.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes on this machine, sharing the study.")
+@click.option("--storage", help="Optuna storage URL shared by workers on many machines, e.g. "
+              "postgresql://user:pass@host/db [default: sqlite file study.db in --out].")
+@click.option("--study", help="Study name [default: strategy-window-objective-<hash of the search>].")
+@click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/tune-<study>/].")
+@click.option("--min-train-years", type=click.IntRange(min=1), default=DEFAULT_MIN_TRAIN_YEARS,
+              show_default=True, help="Years of windows before the first walk-forward test year.")
+@click.option("--seed", type=int, help="Seed of the tpe/random sampler (worker N adds N).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: on a terminal].")
+def tune_command(**options):
+    """Tune a strategy's stop (and take-profit) with Optuna and judge it out of sample.
+
+    A trial is one windows-only backtest over every window; its per-window returns are kept in the
+    study (default: study.db in the output directory), so the same command run again resumes where
+    it stopped and skips finished trials. Walk-forward: for each year Y the trial with the best
+    objective on the windows before Y is scored on Y's windows, against the strategy's default rule.
+    Writes leaderboard.csv, walk_forward.csv, is_oos.png, heatmap.png (two tuned parameters),
+    summary.txt and tuning.json, and prints a summary that says whether tuning beat the default.
+
+    Example: cli.py tune --strategy neutral --stop trailing:2%..10%:1% --jobs 2
+    """
+    from backtests.tuning import TuneRequest, tune
+    from backtests.tuning_report import format_summary, write_reports
+
+    if options["start"] is not None and options["end"] is not None and options["start"] > options["end"]:
+        raise click.BadParameter(f"{options['start'].date()} is after --end {options['end'].date()}; swap them.",
+                                 param_hint="'--start'")
+    if options["source"] == "csv" and not options["data_dir"]:
+        raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.", param_hint="'--data-dir'")
+    if options["sampler"] == "grid" and options["trials"] is not None:
+        raise click.BadParameter("the grid sampler runs every cell of the ranges; drop --trials or use "
+                                 "--sampler tpe or random.", param_hint="'--trials'")
+    if options["sampler"] != "grid" and options["trials"] is None:
+        raise click.BadParameter(f"--sampler {options['sampler']} needs the study's total, e.g. --trials 50.",
+                                 param_hint="'--trials'")
+    outcome = tune(TuneRequest(**options))
+    files = write_reports(outcome)
+    click.echo(format_summary(outcome, files))
 
 
 # --- data commands ---
@@ -331,26 +436,7 @@ def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refr
 
 # --- windows command ---
 
-import pandas as pd  # noqa: E402
-
 from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame  # noqa: E402
-
-
-class DateParam(click.ParamType):
-    """A calendar date given as YYYY-MM-DD, returned as a tz-naive midnight pd.Timestamp."""
-
-    name = "date"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, pd.Timestamp):
-            return value
-        try:
-            day = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            day = pd.NaT
-        if day is pd.NaT or day.tzinfo is not None:
-            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.", param, ctx)
-        return day.normalize()
 
 
 @main.command("windows")

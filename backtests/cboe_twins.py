@@ -65,6 +65,7 @@ INDEX_NAMES = {
 }
 SPX = ContractSpec(root="SPX", scale=1.0, strike_step=5.0, multiplier=100)
 ZERO_COSTS = OptionCosts(spread_fraction=0.0, min_tick=0.0, commission_per_contract=0.0)
+DEFAULT_COSTS = OptionCosts()  # the playbooks' default costs: the report's "with costs" line
 START_VALUE = 1_000_000.0
 QUARTER_MONTHS = (3, 6, 9, 12)
 SESSIONS_PER_YEAR = 252
@@ -173,10 +174,10 @@ def _plan(index, market: OptionMarket, book: OptionBook, i: int, value: float, e
     raise RunError(f"unknown Cboe index {index!r}; choose from {', '.join(INDICES)}")
 
 
-def _roll_sessions(market: OptionMarket, first: int) -> np.ndarray:
-    """Positions in market.dates of the monthly expiries after session `first`."""
+def _roll_sessions(market: OptionMarket) -> np.ndarray:
+    """Positions in market.dates of the monthly expiries after its first session."""
     dates = market.dates
-    inside = market.expiries[(market.expiries > dates[first]) & (market.expiries <= dates[-1])]
+    inside = market.expiries[(market.expiries > dates[0]) & (market.expiries <= dates[-1])]
     where = dates.get_indexer(inside)
     if (where < 0).any():
         missing = inside[where < 0][0]
@@ -211,7 +212,7 @@ def run_twin(index: str, market: OptionMarket, costs: OptionCosts = ZERO_COSTS,
         raise RunError(f"unknown Cboe index {index!r}; choose from {', '.join(INDICES)}")
     if len(market.dates) < 2:
         raise RunError("a twin needs at least two sessions")
-    rolls = _roll_sessions(market, 0)
+    rolls = _roll_sessions(market)
     first = _first_roll(index, market, rolls)
     roll_set = set(int(r) for r in rolls[rolls >= first])
     book = OptionBook(market, costs)
@@ -228,7 +229,8 @@ def run_twin(index: str, market: OptionMarket, costs: OptionCosts = ZERO_COSTS,
             days = (market.dates[i] - market.dates[i - 1]).days
             accrual = float(market.rate[i - 1]) * days / DAYS_PER_YEAR
             cash_rate[j] = accrual
-            cash += cash * accrual + units * float(market.close[i - 1]) * dividend_yield * days / DAYS_PER_YEAR
+            dividends = units * float(market.close[i - 1]) * dividend_yield * days / DAYS_PER_YEAR
+            cash += cash * accrual + dividends
             if i in roll_set:
                 # the index trade and the option trades meet at this open: the calls are covered by
                 # the units held after it, as in a buy-write
@@ -382,11 +384,11 @@ def worst_month(returns: pd.Series) -> float:
     """The worst calendar-month compounded return of a daily return series.
 
     >>> r = pd.Series([0.1, -0.5, 0.2], index=pd.to_datetime(["2020-01-30", "2020-01-31", "2020-02-03"]))
-    >>> worst_month(r)
+    >>> round(worst_month(r), 6)     # January: 1.1 * 0.5 - 1
     -0.45
     """
     monthly = (1.0 + returns).groupby(returns.index.to_period("M")).prod() - 1.0
-    return round(float(monthly.min()), 12)
+    return float(monthly.min())
 
 
 def measure(name: str, twin: Twin) -> float:
@@ -448,11 +450,12 @@ class BenchmarkReport:
     figures: dict  # "twin", "twin with costs", "S&P 500" -> performance() dict
     checks: tuple[Check, ...]
     rolls: int
-    cash_rate: float
+    cash_rate: float  # the T-bill account's annual return over the sessions: the Sharpe ratios' rf
+    costs: OptionCosts | None  # of the "twin with costs" line; None when it was not run
 
 
 def benchmark_report(index: str, market: OptionMarket, vol_method: str = "garch",
-                     with_costs: OptionCosts | None = OptionCosts()) -> BenchmarkReport:
+                     with_costs: OptionCosts | None = DEFAULT_COSTS) -> BenchmarkReport:
     """Run the twin without costs (and with `with_costs`, unless None) and measure every rule."""
     twin = run_twin(index, market)
     rf = annual_cash_rate(twin)
@@ -463,7 +466,7 @@ def benchmark_report(index: str, market: OptionMarket, vol_method: str = "garch"
     checks = tuple(Check(rule, measure(rule.measure, twin)) for rule in RULES[index])
     checks += (Check(IV_RULE, iv_ratio(market)),)
     return BenchmarkReport(index, twin.returns.index[0], twin.returns.index[-1], vol_method, figures,
-                           checks, len(twin.rolls), rf)
+                           checks, len(twin.rolls), rf, with_costs)
 
 
 def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
@@ -497,10 +500,8 @@ def cut_market(market: OptionMarket, keep: np.ndarray) -> OptionMarket:
 # --- the table ------------------------------------------------------------------------------------
 
 
-def _pct(value: float, signed: bool = False) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:+.1%}" if signed else f"{value:.1%}"
+def _pct(value: float) -> str:
+    return f"{value:.1%}" if math.isfinite(value) else "-"
 
 
 def _figure(rule: CheckRule, value: float | None, signed: bool = False) -> str:
@@ -524,18 +525,23 @@ def _band(rule: CheckRule) -> str:
 
 def format_report(report: BenchmarkReport) -> str:
     """The report as aligned text: the performance table, then one line per check."""
+    model = "GARCH" if report.vol_method == "garch" else "realised vol"
     lines = [
-        f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d} "
-        f"({report.rolls} rolls; total return, 2% dividend yield added to both; "
-        f"volatility proxy: VIX where it exists, else {report.vol_method})",
+        f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}, "
+        f"{report.rolls} monthly rolls",
+        f"total return (a 2% dividend yield added to both); implied vol: VIX where it exists, "
+        f"else {model} x 1.28; option fills at the model mid",
         "",
         f"{'':<18}{'CAGR':>8}{'Vol':>8}{'Max DD':>9}{'Sharpe':>8}",
     ]
     for name, figures in report.figures.items():
         lines.append(f"{name:<18}{_pct(figures['cagr']):>8}{_pct(figures['volatility']):>8}"
                      f"{_pct(figures['max_drawdown']):>9}{figures['sharpe']:>8.2f}")
-    lines.append(f"(Sharpe over the T-bill account's {report.cash_rate:.2%} a year; "
-                 "'with costs': 3% option spread, 0.05 tick, 0.65 per contract; bands judge the twin)")
+    note = f"Sharpe over the T-bill account's {report.cash_rate:.2%} a year"
+    if report.costs is not None:
+        note += (f"; with costs: {report.costs.spread_fraction:.0%} option spread, "
+                 f"{report.costs.min_tick:g} tick, {report.costs.commission_per_contract:g} a contract")
+    lines.append(f"({note}; the bands judge the twin without costs)")
     lines.append("")
     header = f"{'check':<66}{'twin':>10}{'published':>11}{'diff':>11}  {'band':<16}{'status':<6}"
     lines.append(header)
@@ -549,4 +555,4 @@ def format_report(report: BenchmarkReport) -> str:
     lines.append("published figures:")
     for check in report.checks:
         lines.append(f"  {check.rule.label}: {check.rule.source}")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)

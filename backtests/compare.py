@@ -108,6 +108,20 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
+def shared_spec(names, settings: dict) -> MarketSpec:
+    """The one MarketSpec every strategy runs on. The spec carries the indicator look-backs a
+    strategy's risk rules read (ATR, realised volatility); strategies whose default rules need
+    different ones cannot share a market, and are refused rather than run on the wrong indicators."""
+    specs = {name: jobs.market_spec({**settings, "strategy": name}) for name in names}
+    first = specs[names[0]]
+    for name, spec in specs.items():
+        if spec != first:
+            raise RunError(f"{name} needs other indicator look-backs (ATR {spec.atr_sessions}, volatility "
+                           f"{spec.vol_sessions} sessions) than {names[0]} (ATR {first.atr_sessions}, "
+                           f"volatility {first.vol_sessions}); compare them in separate runs")
+    return first
+
+
 def run_strategies(names, spec: MarketSpec, seed: int = 0, show_progress: bool | None = None,
                    progress_file=None):
     """Prepare the market once and run every strategy on it with its default parameters and risk
@@ -300,7 +314,7 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
     _check_target(target)  # before the slow part: a taken directory fails at once
     if strategies:
         names = parse_strategies(strategies) if isinstance(strategies, str) else list(strategies)
-        spec = jobs.market_spec({**settings, "window": window or "full"})
+        spec = shared_spec(names, {**settings, "window": window or "full"})
         results, market = run_strategies(names, spec, seed, show_progress, progress_file)
         origins = ["run here"] * len(results)
         windows_by_run = [market.windows] * len(results)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 _FONT = {"font.family": "DejaVu Sans"}  # ships inside matplotlib, so it exists wherever matplotlib does
 _BENCHMARK_COLOUR = "0.35"
+ANNOTATED_CELLS = 600  # monthly cells (all panels) up to which each shows its return as a number
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 24px; color: #1b1b1b; background: #fff; }
@@ -165,10 +166,19 @@ def heatmap_chart(comparison: Comparison) -> str:
     years = max(len(t) for _, t in panels)
     columns = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / columns)
-    annotate = years <= 30
+    # numbers in the cells only while they stay legible and cheap: text layout is most of the drawing
+    # time (20 years of five full-history runs is 1,200 labels), and the colours carry the pattern
+    annotate = len(values) <= ANNOTATED_CELLS
+    panel_inches = 0.24 * years + 0.6
+    gap_inches = 0.75  # a panel's title above and its month labels below
+    height = rows * panel_inches + (rows - 1) * gap_inches + 0.9
     with matplotlib.rc_context(_FONT):
-        figure = Figure(figsize=(7.0 * columns, rows * (0.24 * years + 1.3) + 0.4), layout="constrained")
+        # fixed margins rather than constrained layout, which measures every cell label twice
+        figure = Figure(figsize=(7.0 * columns + 1.0, height))
         FigureCanvasAgg(figure)
+        figure.subplots_adjust(left=0.6 / figure.get_figwidth(), right=1 - 1.2 / figure.get_figwidth(),
+                               top=1 - 0.45 / height, bottom=0.45 / height, wspace=0.12,
+                               hspace=gap_inches / panel_inches)
         axes = figure.subplots(rows, columns, squeeze=False)
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
         image = None
@@ -185,7 +195,8 @@ def heatmap_chart(comparison: Comparison) -> str:
                                 color="black")
         for ax in axes.ravel()[len(panels):]:
             ax.set_visible(False)
-        bar = figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, format=PercentFormatter(1.0, 0))
+        holder = figure.add_axes((1 - 0.9 / figure.get_figwidth(), 0.3, 0.18 / figure.get_figwidth(), 0.4))
+        bar = figure.colorbar(image, cax=holder, format=PercentFormatter(1.0, 0))
         bar.set_label("monthly return")
         return _figure_uri(figure)
 

@@ -178,7 +178,7 @@ class OptionBook:
             new_cash = cash - qty * fill * c.spec.multiplier - commission
             if qty < 0 and c.kind == "call":
                 margin = self._uncovered_call_margin(i, underlying_units, extra=(c, qty))
-                if new_cash < margin:
+                if margin > 0 and new_cash < margin:  # a fully covered sale needs no margin
                     self.margin_rejections += 1
                     self._record_rejection(i, c, qty, f"{reason}: margin for uncovered calls exceeds cash")
                     continue

@@ -104,8 +104,8 @@ USER_ERRORS = (RunError, ConfigError, DataError)
 
 
 def score(objective: str, returns) -> float | np.ndarray:
-    """The objective over a sequence of window returns (rows in time order); a 2-D array scores each
-    column (one per trial). A ratio whose denominator is zero, an empty sequence or a missing window
+    """The objective over a sequence of window returns (rows in time order); an array of more
+    dimensions is reduced along its first axis, scoring each column (one per trial). A ratio whose denominator is zero, an empty sequence or a missing window
     gives NaN, which ranks below every number.
 
     >>> r = np.array([0.02, -0.01, 0.03, 0.0])
@@ -116,39 +116,33 @@ def score(objective: str, returns) -> float | np.ndarray:
     >>> round(score("sortino", r), 6)            # 0.01 / sqrt(0.01 ** 2 / 4)
     2.0
     >>> round(score("calmar", r), 6)             # (1.02 * .99 * 1.03 * 1) ** (1/4) - 1 over 1%
-    0.985466
+    0.987622
     """
     if objective not in OBJECTIVES:
         raise RunError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
     r = np.asarray(returns, dtype=float)
-    flat = r.ndim == 1
-    if flat:
-        r = r[:, None]
-    n, columns = r.shape
-    out = np.full(columns, np.nan)
-    complete = ~np.isnan(r).any(axis=0)
-    if n == 0 or not complete.any():
-        return float(out[0]) if flat else out
-    x = r[:, complete]
-    if objective == "mean-window-return":
-        value = x.mean(axis=0)
-    elif objective == "hit-rate":
-        value = (x > 0).mean(axis=0)
-    elif objective == "sharpe":
-        spread = x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1])
-        value = _ratio(x.mean(axis=0), spread)
-    elif objective == "sortino":
-        downside = np.sqrt((np.minimum(x, 0.0) ** 2).mean(axis=0))
-        value = _ratio(x.mean(axis=0), downside)
-    else:
-        wealth = np.cumprod(1.0 + x, axis=0)
-        peak = np.maximum.accumulate(np.vstack([np.ones(x.shape[1]), wealth]), axis=0)[1:]
-        deepest = (wealth / peak - 1.0).min(axis=0)
-        with np.errstate(invalid="ignore"):
+    if r.shape[0] == 0:
+        empty = np.full(r.shape[1:], np.nan)
+        return float(empty) if r.ndim == 1 else empty
+    n = r.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if objective == "mean-window-return":
+            value = r.mean(axis=0)
+        elif objective == "hit-rate":
+            value = (r > 0).mean(axis=0)
+        elif objective == "sharpe":
+            spread = r.std(axis=0, ddof=1) if n > 1 else np.zeros(r.shape[1:])
+            value = _ratio(r.mean(axis=0), spread)
+        elif objective == "sortino":
+            value = _ratio(r.mean(axis=0), np.sqrt((np.minimum(r, 0.0) ** 2).mean(axis=0)))
+        else:
+            wealth = np.cumprod(1.0 + r, axis=0)
+            peak = np.maximum(np.maximum.accumulate(wealth, axis=0), 1.0)  # equity starts at 1.0
+            deepest = (wealth / peak - 1.0).min(axis=0)
             growth = np.where(wealth[-1] > 0, np.abs(wealth[-1]) ** (1.0 / n) - 1.0, np.nan)
-        value = _ratio(growth, -deepest)
-    out[complete] = value
-    return float(out[0]) if flat else out
+            value = _ratio(growth, -deepest)
+    value = np.where(np.isnan(r).any(axis=0), np.nan, value)  # a missing window spoils the score
+    return float(value) if r.ndim == 1 else value
 
 
 def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
@@ -335,8 +329,9 @@ def window_records(market: Market) -> list[list[str]]:
 
 def study_definition(request: TuneRequest, space: SearchSpace, market: Market) -> dict:
     """What makes two runs the same study: the same trials on the same data scored the same way.
-    Stored in the study; a run that differs is refused rather than mixed in."""
-    return {
+    Stored in the study (as JSON: tuples become lists); a run that differs is refused rather than
+    mixed in."""
+    return _json_ready({
         "format": STUDY_FORMAT,
         "strategy": request.strategy,
         "objective": request.objective,
@@ -351,7 +346,11 @@ def study_definition(request: TuneRequest, space: SearchSpace, market: Market) -
         "data_hash": market.data_hash,
         "first_session": f"{market.sessions[0]:%Y-%m-%d}",
         "last_session": f"{market.sessions[-1]:%Y-%m-%d}",
-    }
+    })
+
+
+def _json_ready(value):
+    return json.loads(json.dumps(value))
 
 
 def default_study_name(definition: dict) -> str:
@@ -359,7 +358,7 @@ def default_study_name(definition: dict) -> str:
     a changed range or span starts a new one.
 
     >>> default_study_name({"strategy": "neutral", "window": "year-end", "objective": "sharpe"})
-    'neutral-year-end-sharpe-63bb7e8a'
+    'neutral-year-end-sharpe-df8db70a'
     """
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:8]
     return f"{definition['strategy']}-{definition['window']}-{definition['objective']}-{digest}"
@@ -455,6 +454,19 @@ class TrialContext:
     sampler: str
     target: int  # grid: the number of cells; tpe/random: the study's total trials
     seed: int | None = None
+
+
+def default_rule_text(strategy: str) -> str:
+    """The default stop and take-profit in a few words.
+
+    >>> default_rule_text("neutral"), default_rule_text("momentum")
+    ('no stop, no take-profit', 'trailing:5% take-profit:8%')
+    """
+    risk = get_strategy(strategy).default_risk
+    stops = " + ".join(stop.spec() for stop in risk.stops)
+    if risk.take_profit is None:
+        return f"{stops}, no take-profit" if stops else "no stop, no take-profit"
+    return f"{stops or 'no stop'} take-profit:{risk.take_profit.spec()}"
 
 
 def evaluate_rule(market: Market, settings: dict, rule: dict | None = None) -> np.ndarray:
@@ -947,7 +959,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
             if "default_window_returns" not in study.user_attrs:
                 # the rule the tuned ones must beat, run once per study and kept with it
                 default = evaluate_rule(stepped, settings)
-                study.set_user_attr("default_rule", get_strategy(request.strategy).default_risk.describe())
+                study.set_user_attr("default_rule", default_rule_text(request.strategy))
                 study.set_user_attr("default_window_returns", [float(x) for x in default])
             before = _count_complete(study.get_trials(deepcopy=False))
         finally:

@@ -203,9 +203,15 @@ class PlaybookStrategy(bt.Strategy):
         gaps = {}
         for name in self.by_name:
             pos = expected[name]
-            if self.pending[name] is not None or not self.by_name[name].tradable[0] > 0:
+            if not self.by_name[name].tradable[0] > 0:
                 continue
             want = weights.get(name, 0.0) * equity if name in view.available else 0.0
+            pending = self.pending[name]
+            if pending is not None and want == 0 and pending.exectype == bt.Order.Limit:
+                self.cancel(pending)  # a working limit order must not outlive the wish to be flat
+                self.pending[name] = pending = None
+            if pending is not None:
+                continue
             if want > 0 and self.index < self.holdings[name].cooldown_until:
                 continue  # stopped out: stay out until the cooldown ends
             have = pos * view.close[name]

@@ -104,6 +104,14 @@ def _horizon_weights(persistence, omega, horizon):
     return level.mean(), powers.mean()
 
 
+def arch_model(*args, **kwargs):
+    """arch's model constructor, imported on first use: arch takes a second to import, and only the
+    GARCH proxy needs it."""
+    from arch import arch_model as build
+
+    return build(*args, **kwargs)
+
+
 def _garch_vol(returns, min_history, refit_every):
     """Annualised one-month GARCH(1,1) volatility forecast for each session, walk-forward.
 
@@ -115,8 +123,6 @@ def _garch_vol(returns, min_history, refit_every):
     optimiser does not converge keeps the previous parameters; before the first converged fit the
     value is NaN (the caller labels those days warm-up).
     """
-    from arch import arch_model  # imported here: it takes a second and only GARCH needs it
-
     pct = 100.0 * returns[1:]  # percent returns keep the optimiser well scaled
     out = np.full(returns.shape, np.nan)
     params = None
