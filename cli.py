@@ -229,7 +229,7 @@ def _range_of(rule):
 
 @main.command("tune")
 @click.option("--strategy", required=True, type=click.Choice([n for n in STRATEGIES if n != "benchmark"]),
-              help="The strategy whose stop (and take-profit) to tune; its other rules stay at their defaults.")
+              help="The strategy whose stop (and take-profit) to tune; its other rules keep their defaults.")
 @click.option("--stop", required=True, callback=_range_of("stop"),
               help="Stop range KIND:START..STOP:STEP, e.g. trailing:2%..10%:1%, atr:2..4:0.5, time:5..20:5.")
 @click.option("--take-profit", callback=_range_of("take-profit"),
@@ -237,15 +237,16 @@ def _range_of(rule):
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True,
               help="Score of a trial's window returns (sharpe and sortino per window, not annualised).")
 @click.option("--window", type=click.Choice(["triple-witching", "year-end", "santa-claus", "monthly-expiry"]),
-              default="triple-witching", show_default=True, help="The windows every trial trades and is judged on.")
+              default="triple-witching", show_default=True,
+              help="The windows every trial trades and is judged on.")
 @click.option("--before", type=click.IntRange(0, 60), default=5, show_default=True,
               help="Sessions before each event.")
 @click.option("--after", type=click.IntRange(0, 60), default=5, show_default=True,
               help="Sessions after each event.")
 @click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
 @click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
-@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default="embedded", show_default=True,
-              help="Market data source.")
+@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default="embedded",
+              show_default=True, help="Market data source.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
@@ -260,7 +261,8 @@ def _range_of(rule):
 @click.option("--min-train-years", type=click.IntRange(min=1), default=DEFAULT_MIN_TRAIN_YEARS,
               show_default=True, help="Years of windows before the first walk-forward test year.")
 @click.option("--seed", type=int, help="Seed of the tpe/random sampler (worker N adds N).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: on a terminal].")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: on a terminal].")
 def tune_command(**options):
     """Tune a strategy's stop (and take-profit) with Optuna and judge it out of sample.
 
@@ -277,10 +279,11 @@ def tune_command(**options):
     from backtests.tuning_report import format_summary, write_reports
 
     if options["start"] is not None and options["end"] is not None and options["start"] > options["end"]:
-        raise click.BadParameter(f"{options['start'].date()} is after --end {options['end'].date()}; swap them.",
-                                 param_hint="'--start'")
+        raise click.BadParameter(f"{options['start'].date()} is after --end {options['end'].date()}; "
+                                 "swap them.", param_hint="'--start'")
     if options["source"] == "csv" and not options["data_dir"]:
-        raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.", param_hint="'--data-dir'")
+        raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
+                                 param_hint="'--data-dir'")
     if options["sampler"] == "grid" and options["trials"] is not None:
         raise click.BadParameter("the grid sampler runs every cell of the ranges; drop --trials or use "
                                  "--sampler tpe or random.", param_hint="'--trials'")

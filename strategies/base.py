@@ -140,7 +140,6 @@ class PlaybookStrategy(bt.Strategy):
         self.order_log: list[dict] = []
         self.trade_log: list[dict] = []
         self.state_log: list[dict] = []
-        self.hedge_log: list[dict] = []
         self.commission_paid = 0.0
         self.slippage_paid = 0.0
 
@@ -410,11 +409,11 @@ class PlaybookStrategy(bt.Strategy):
                     self.book.submit(contract, n, "put-budget")
             return
         per_contract = quote.delta * contract.spec.multiplier * quote.spot
+        # stocks count with a beta of 1 to the index: the neutral book holds only the index itself
         stocks = sum(expected.get(n, 0.0) * view.close[n] for n in view.available)
         options = held_qty * per_contract
         net = (stocks + options) / equity
         if keep is not None and abs(net - plan.target_delta) <= plan.band:
-            self.hedge_log.append({"date": view.date, "net_delta": net, "rehedged": False})
             return
         if not (math.isfinite(per_contract) and per_contract):  # NaN until the vol proxy has history
             return
@@ -424,9 +423,6 @@ class PlaybookStrategy(bt.Strategy):
         wanted = max(wanted, 0) if contract.kind == "put" else min(wanted, 0)
         if wanted != held_qty:
             self.book.submit(contract, wanted - held_qty, "hedge" if keep is not None else "hedge-open")
-        after = (stocks + wanted * per_contract) / equity
-        self.hedge_log.append({"date": view.date, "net_delta": after, "rehedged": True,
-                               "before": net, "contracts": wanted, "contract": contract.label})
 
     def _still_hedges(self, contract: OptionContract, plan: HedgePlan, i: int) -> bool:
         if plan.mode != "delta":
