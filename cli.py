@@ -190,12 +190,6 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
                                                           "before", "after")):
         raise click.BadParameter("saved runs keep their own data and windows; drop --source, --data-dir, "
                                  "--cache-dir, --start, --end, --before and --after.", param_hint="'--from'")
-    for name in ("start", "end"):
-        if options.get(name) is not None:
-            try:
-                options[name] = DateParam().convert(options[name], None, None)
-            except click.BadParameter as exc:
-                raise click.BadParameter(exc.message, param_hint=f"'--{name}'") from None
     if options.get("source") == "csv" and not options.get("data_dir"):
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")

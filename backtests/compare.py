@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from backtests import jobs
-from backtests.compare_html import write_report
+from backtests.compare_html import STEPPED_NOTE, write_report
 from backtests.errors import RunError
 from backtests.market import MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
@@ -252,6 +252,8 @@ def format_comparison(comparison: Comparison) -> str:
     """What the terminal prints: the metrics table, and with windows the event study and the claims."""
     lines = list(f"note: {note}" for note in comparison.notes)
     lines.append(format_table(comparison.metrics))
+    if comparison.kind is not None:
+        lines.append(f"note: {STEPPED_NOTE}")
     if comparison.summary is not None:
         lines.append(f"event study on {comparison.kind} windows (window return = close before the first "
                      f"session -> close after the last; bootstrap {comparison.resamples:,} resamples, "

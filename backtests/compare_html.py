@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 _FONT = {"font.family": "DejaVu Sans"}  # ships inside matplotlib, so it exists wherever matplotlib does
 _BENCHMARK_COLOUR = "0.35"
+# Why a windows-only run's whole-run figures are not the window figures (backtests.market.window_market)
+STEPPED_NOTE = ("Windows-only runs are stepped through their windows. Their whole-run figures (the metrics, "
+                "equity curves and monthly heatmaps) also hold the T-bill interest their cash earned across "
+                "each gap between windows, booked on the session before the next window (for strategies "
+                "with an option book; the others' cash earns none). The event study measures the windows "
+                "alone.")
 ANNOTATED_CELLS = 600  # monthly cells (all panels) up to which each shows its return as a number
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _STYLE = """
@@ -346,6 +352,7 @@ def render_report(comparison: Comparison, generated: datetime | None = None) -> 
         '<p class="note">Daily returns; a year is 252 sessions; costs in account currency. With windows the '
         "runs hold positions only inside windows, so their figures cover the window sessions.</p>",
         metrics_html(comparison.metrics),
+        *([f'<p class="note">{_esc(STEPPED_NOTE)}</p>'] if comparison.kind else []),
         "<h2>Equity and drawdown</h2>",
         _img(equity_chart(comparison), "equity-chart", "equity curves and drawdowns of every run"),
         "<h2>Monthly returns</h2>",

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -316,13 +317,13 @@ def base_settings(request: TuneRequest) -> dict:
     }
 
 
-def window_records(market: Market) -> list[list[str]]:
+def window_records(windows, sessions: pd.DatetimeIndex) -> list[list[str]]:
     """[event, first, end] per window (ISO dates), `end` being the last session of its measured span
     (the session after the window's last; windows_eval), which the walk-forward purge reads."""
     records = []
-    for w in market.windows:
-        start, stop = measured_span(w, market.sessions)
-        end = market.sessions[stop - 1] if stop > start else w.last
+    for w in windows:
+        start, stop = measured_span(w, sessions)
+        end = sessions[stop - 1] if stop > start else w.last
         records.append([f"{w.event:%Y-%m-%d}", f"{w.first:%Y-%m-%d}", f"{end:%Y-%m-%d}"])
     return records
 
@@ -379,6 +380,26 @@ def shown_url(url: str) -> str:
         return url
 
 
+def with_driver(url: str) -> str:
+    """The URL with an installed PostgreSQL driver named: SQLAlchemy 2.1 reads a bare postgresql://
+    as psycopg (version 3), while this project installs psycopg2-binary; postgres:// is PostgreSQL
+    too. Other URLs are returned as they are.
+
+    >>> with_driver("sqlite:////tmp/study.db")
+    'sqlite:////tmp/study.db'
+    """
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        return url  # open_storage says what is wrong with it
+    if parsed.drivername not in ("postgresql", "postgres"):
+        return url
+    driver = "postgresql"
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        driver = "postgresql+psycopg2"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for `url`, retried briefly: workers that start together against a fresh
     PostgreSQL database race to create Optuna's tables, and the loser only has to look again."""
@@ -386,8 +407,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         "sqlite") else {"engine_kwargs": {"pool_pre_ping": True}}
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(url, **kwargs)
-        except (sqlalchemy.exc.ArgumentError, ModuleNotFoundError) as exc:
+            return optuna.storages.RDBStorage(with_driver(url), **kwargs)
+        except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise RunError(f"--storage {shown_url(url)} is not a database URL Optuna can open ({exc})") from None
         except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
             if attempt == OPEN_ATTEMPTS:
@@ -928,13 +949,18 @@ class TuneOutcome:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def tune(request: TuneRequest) -> TuneOutcome:
-    """Prepare the market once, open (or resume) the study, run the remaining trials with
-    request.jobs workers, and judge the study. Ctrl-C becomes a RunError that says how to resume."""
+def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
+    """Prepare the market once (or take `market`, prepared for the request's data and window), open
+    or resume the study, run the remaining trials with request.jobs workers, and judge the study.
+    Ctrl-C becomes a RunError that says how to resume."""
     started = time.perf_counter()
     space = SearchSpace.parse(request.stop, request.take_profit)
     settings = base_settings(request)
-    market = prepare_market(jobs.market_spec(settings))
+    spec = jobs.market_spec(settings)
+    if market is None:
+        market = prepare_market(spec)
+    elif market.spec != spec or market.stepped:
+        raise RunError(f"the market given was prepared for {market.spec}, not for this study's {spec}")
     stepped = window_market(market)
     definition = study_definition(request, space, market)
     name = request.study or default_study_name(definition)
@@ -955,7 +981,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
             study = open_study(storage, name, create=True, sampler=optuna.samplers.RandomSampler())
             check_definition(study, definition, url)
             if "windows" not in study.user_attrs:
-                study.set_user_attr("windows", window_records(market))
+                study.set_user_attr("windows", window_records(market.windows, market.sessions))
             if "default_window_returns" not in study.user_attrs:
                 # the rule the tuned ones must beat, run once per study and kept with it
                 default = evaluate_rule(stepped, settings)

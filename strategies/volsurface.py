@@ -13,6 +13,7 @@ Volatilities are annualised fractions (0.20 is 20%); tenors are in `years`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -21,7 +22,8 @@ import pandas as pd
 
 from strategies.errors import ConfigError
 
-__all__ = ["METHODS", "SOURCES", "VRP_RATIO", "SkewParams", "atm_vol_proxy", "smile_vol"]
+__all__ = ["METHODS", "SOURCES", "VRP_RATIO", "SkewParams", "atm_from_vix", "atm_vol_proxy", "smile_vol",
+           "vix_of_atm"]
 
 # Bondarenko (Cboe RMC, March 2019, "Historical Performance of Put-Writing Strategies"): S&P 500
 # option implied volatility averaged 19.3% against 15.1% realised since 1990, a ratio of 1.278,
@@ -156,8 +158,14 @@ def atm_vol_proxy(
     refit_every=63,
     min_history=250,
     realized_sessions=HORIZON_SESSIONS,
+    skew=None,
 ):
     """One-month at-the-money implied volatility proxy for each session of `close`.
+
+    Every source first estimates the VIX level (the one-month variance-swap rate of the S&P 500
+    smile), which is then turned into the at-the-money volatility of our smile (`atm_from_vix` with
+    `skew`, SkewParams() by default): with the default skew the at-the-money vol is about 0.88-0.9
+    of VIX.
 
     Returns a DataFrame on close's index with `atm_vol` (annualised fraction) and `source`, one of
     SOURCES, saying where each day's value came from:
@@ -180,8 +188,8 @@ def atm_vol_proxy(
     >>> proxy = atm_vol_proxy(close, method="realized")
     >>> proxy["source"].value_counts().to_dict()
     {'realized': 39, 'warmup': 21}
-    >>> round(float(proxy["atm_vol"].iloc[-1]), 4)     # 1% daily moves: 15.87% realised, times 1.28
-    0.2032
+    >>> round(float(proxy["atm_vol"].iloc[-1]), 4)   # 1% daily moves: 15.87% realised x 1.28 = VIX 20.32
+    0.1842
     """
     values = _validate_close(close)
     if method not in METHODS:
@@ -212,7 +220,7 @@ def atm_vol_proxy(
         have = ~np.isnan(implied)
         vol = np.where(have, implied / 100.0, vol)
         source[have] = "vix"
-    return pd.DataFrame({"atm_vol": vol, "source": source}, index=close.index)
+    return pd.DataFrame({"atm_vol": atm_from_vix(vol, skew), "source": source}, index=close.index)
 
 
 @dataclass(frozen=True)
@@ -298,3 +306,64 @@ def smile_vol(atm_vol, spot, strike, years, skew=None):
     vol = np.maximum(atm_vol + tilt + skew.curvature * z**2, skew.floor)
     vol = np.where(np.isnan(atm_vol), np.nan, vol)
     return float(vol) if vol.ndim == 0 else vol
+
+
+# Cboe's VIX is a 30-day variance-swap rate: it integrates the whole smile, so with the S&P 500's
+# put skew it sits above the at-the-money volatility. Both our sources measure that VIX level (VIX
+# itself, and a model scaled by the implied/realised ratio of S&P 500 option indices' implied vol,
+# whose long-run average is VIX's), so the at-the-money volatility is backed out of the smile.
+VIX_DAYS = 30
+# Cboe stops adding strikes after two zero bids; in a model every strike has a price, so the sum runs
+# over strikes within this many at-the-money standard deviations of the forward (the listed range
+# with bids, roughly), which also keeps the smile's quadratic far wings from dominating.
+VIX_STRIKE_SPAN_SD = 4.0
+_UNIT_GRID = np.linspace(-1.0, 1.0, 801)
+_ATM_GRID = np.linspace(0.01, 2.5, 500)
+
+
+def vix_of_atm(atm_vol, skew=None, days=VIX_DAYS):
+    """The VIX (as a fraction) that Cboe's formula gives on our smile around `atm_vol`.
+
+    VIX^2 = (2/T) * integral of Q(K)/K^2 dK over out-of-the-money puts below the forward and calls
+    above it (zero rate, forward = spot = 1), over strikes within VIX_STRIKE_SPAN_SD at-the-money
+    standard deviations. With a flat smile it is the volatility itself.
+
+    >>> flat = SkewParams(put_slope=0.0, call_slope=0.0, curvature=0.0)
+    >>> round(float(vix_of_atm(0.2, flat)), 3)
+    0.2
+    """
+    from strategies.options import price  # options imports nothing from here; this keeps it so
+
+    skew = SkewParams() if skew is None else skew
+    years = days / 365.0
+    atm = np.atleast_1d(np.asarray(atm_vol, dtype=float))[:, None]
+    strikes = np.exp(_UNIT_GRID[None, :] * VIX_STRIKE_SPAN_SD * atm * math.sqrt(years))
+    vols = smile_vol(atm, 1.0, strikes, years, skew)
+    out_of_money = np.where(strikes < 1.0, price("put", 1.0, strikes, years, vols),
+                            price("call", 1.0, strikes, years, vols))
+    integrand = out_of_money / strikes**2
+    variance = 2.0 / years * np.sum((integrand[:, 1:] + integrand[:, :-1]) / 2 * np.diff(strikes, axis=1),
+                                    axis=1)
+    result = np.sqrt(variance)
+    return float(result[0]) if np.ndim(atm_vol) == 0 else result
+
+
+def atm_from_vix(vix_level, skew=None):
+    """The at-the-money volatility whose smile has this VIX level (fractions; NaN stays NaN).
+
+    >>> round(float(atm_from_vix(vix_of_atm(0.18))), 6)
+    0.18
+    """
+    table = _vix_table(SkewParams() if skew is None else skew)
+    values = np.asarray(vix_level, dtype=float)
+    atm = np.interp(values, table, _ATM_GRID)
+    atm = np.where(np.isnan(values), np.nan, atm)
+    return float(atm) if atm.ndim == 0 else atm
+
+
+@functools.lru_cache(maxsize=16)
+def _vix_table(skew):
+    table = vix_of_atm(_ATM_GRID, skew)
+    if not np.all(np.diff(table) > 0):
+        raise ConfigError(f"the smile {skew} does not give a VIX that rises with at-the-money volatility")
+    return table

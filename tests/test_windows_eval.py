@@ -72,17 +72,13 @@ def _neighbours(sessions: pd.DatetimeIndex, w: Window) -> tuple[pd.Timestamp, pd
 # --- windows-only runs are flat outside windows ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", [
-    *PLAYBOOKS[:3],
-    pytest.param("playbook", marks=pytest.mark.xfail(strict=True, reason=(
-        "strategies/base.py: a working limit order (neutral leg, limit_sessions=2) blocks the exit at a "
-        "window's end, so the position is sold one session late (e.g. SPY held at the close of "
-        "2015-03-30, sold 2015-03-31); see the evaluation helper's report for the fix"))),
-])
+@pytest.mark.parametrize("strategy", PLAYBOOKS)
 def test_windows_only_run_holds_nothing_outside_windows(market, strategy):
     """On the full session index (nothing skipped), a windows-only run has no exposure and no position
     at any close outside [first, last] of a window, and fills only from a window's first session to
-    the session after its last (where it sells at the open)."""
+    the session after its last (where it sells at the open). The playbook's neutral leg enters by
+    limit orders good for two sessions: one still working at a window's last close must be cancelled
+    so the exit is not a session late (it was, on 2015-03-30, before strategies/base.py cancelled it)."""
     result = run_backtest(RunSettings(strategy, windows_only=True), market)
     sessions = market.sessions
     inside = pd.Series(False, index=sessions)

@@ -1,0 +1,70 @@
+"""Time a 100-trial tuning grid with one worker process and with two.
+
+Run by hand (not in CI):  python benchmarks/bench_tune.py [--jobs 1 2] [--summary]
+The grid: 100 trailing stops (trailing:0.1%..10%:0.1%) on the neutral strategy over the
+triple-witching windows of 1999-2018 (80 windows), as `cli.py tune --strategy neutral --stop
+trailing:0.1%..10%:0.1% --start 1999-01-01 --end 2018-12-31 --jobs N` runs it, each time a fresh study
+in a temporary directory. Timed: the whole `tuning.tune` call (market prepared once, default rule,
+trials, evaluation with walk-forward, PBO and DSR) and the report files. Target (issue 7): under 60 s
+with --jobs 2 on a 2-core machine; trials per second are compared with the one-process run. The
+machine may be shared: compare within one run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from backtests.tuning import TuneRequest, tune  # noqa: E402
+from backtests.tuning_report import format_summary, write_reports  # noqa: E402
+
+GRID = "trailing:0.1%..10%:0.1%"
+TARGET_SECONDS = 60.0
+
+
+def run(jobs: int, directory: Path):
+    request = TuneRequest("neutral", GRID, window="triple-witching", start=pd.Timestamp("1999-01-01"),
+                          end=pd.Timestamp("2018-12-31"), jobs=jobs, out=str(directory / f"jobs{jobs}"),
+                          progress=False)
+    start = time.perf_counter()
+    outcome = tune(request)
+    tuned = time.perf_counter()
+    files = write_reports(outcome)
+    return outcome, files, tuned - start, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--summary", action="store_true", help="Print the last run's tuning summary.")
+    args = parser.parse_args()
+    rates = {}
+    with tempfile.TemporaryDirectory(prefix="bench-tune-") as temp:
+        for jobs in args.jobs:
+            outcome, files, tuned, total = run(jobs, Path(temp))
+            trials = outcome.finished_now
+            rates[jobs] = trials / outcome.trial_seconds
+            evaluation_seconds = tuned - outcome.prepare_seconds - outcome.trial_seconds
+            print(f"--jobs {jobs}: {total:6.1f} s in all = prepare {outcome.prepare_seconds:4.1f} s "
+                  f"+ {trials} trials {outcome.trial_seconds:5.1f} s ({rates[jobs]:.2f} trials/s) "
+                  f"+ evaluation {evaluation_seconds:4.1f} s + reports {total - tuned:4.1f} s"
+                  + (f"  [target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}]"
+                     if jobs == 2 else ""))
+        if 1 in rates:
+            for jobs, rate in rates.items():
+                if jobs != 1:
+                    print(f"--jobs {jobs} runs {rate / rates[1]:.2f}x the trials per second of one process")
+        if args.summary:
+            print(format_summary(outcome, files))
+
+
+if __name__ == "__main__":
+    main()
