@@ -529,8 +529,8 @@ def format_report(report: BenchmarkReport) -> str:
     lines = [
         f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}, "
         f"{report.rolls} monthly rolls",
-        f"total return (a 2% dividend yield added to both); implied vol: VIX where it exists, "
-        f"else {model} x 1.28; option fills at the model mid",
+        f"total return (a 2% dividend yield added to both); implied vol: a VIX level (VIX where it exists, "
+        f"else {model} x 1.28) turned into the smile's at-the-money vol; option fills at the model mid",
         "",
         f"{'':<18}{'CAGR':>8}{'Vol':>8}{'Max DD':>9}{'Sharpe':>8}",
     ]
