@@ -155,17 +155,31 @@ def saved_windows(run_dir: Path, result: RunResult, kind: str) -> list:
     (exactly the windows it was run on), else the windows of `kind` on the run's own sessions, with
     the before/after its run.json records (a stepped run keeps every session of its windows, so
     they come out the same)."""
+    market = result.settings.get("market", {}) if isinstance(result.settings, dict) else {}
+    ran_on = market.get("window") or "full"
+    if ran_on != "full" and ran_on != kind:
+        # a windows-only run was flat outside its own windows: other windows would judge nothing
+        raise RunError(f"saved run {run_dir} was run on {ran_on} windows; compare it with --window {ran_on}")
     recorded = Path(run_dir) / WINDOWS_CSV
     if recorded.is_file():
         windows = read_windows(recorded)
         if windows and all(w.kind == kind for w in windows):
             return windows
-    market = result.settings.get("market", {}) if isinstance(result.settings, dict) else {}
-    before, after = int(market.get("before") or 5), int(market.get("after") or 5)
+    before, after = _sessions(market, "before"), _sessions(market, "after")
     windows = windows_of_kind(kind, pd.DatetimeIndex(result.returns.index), before, after)
     if not windows:
         raise RunError(f"saved run {run_dir} has no complete {kind} window in its sessions")
     return windows
+
+
+def _sessions(record: dict, key: str) -> int:
+    """before/after as run.json records them (5, the default, when absent).
+
+    >>> _sessions({"before": 0}, "before"), _sessions({}, "after")
+    (0, 5)
+    """
+    value = record.get(key)
+    return 5 if value is None else int(value)
 
 
 def load_saved(paths, show_progress: bool | None = None, progress_file=None) -> list[RunResult]:
@@ -274,7 +288,7 @@ def _spec_of_saved(result: RunResult, kind: str) -> MarketSpec:
     return MarketSpec(source=record.get("source") or "embedded", start=day(record.get("start")),
                       end=day(record.get("end")), data_dir=record.get("data_dir"),
                       cache_dir=record.get("cache_dir"), window=kind,
-                      before=int(record.get("before") or 5), after=int(record.get("after") or 5))
+                      before=_sessions(record, "before"), after=_sessions(record, "after"))
 
 
 def _saved_kind(results) -> str | None:

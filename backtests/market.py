@@ -153,6 +153,7 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
         "momentum_signal": momentum_signal(tech["close"], spy["close"]) if tech is not None else 0.0,
         "in_window": in_window.to_numpy(),
         "thin_liquidity": thin.astype(float),
+        "session_number": np.arange(len(sessions), dtype=float),
     }, index=sessions)
 
     vol = atm_vol_proxy(spy["close"], vix, method=spec.vol_method)
@@ -178,8 +179,9 @@ def window_market(market: Market) -> Market:
 
     A windows-only run is flat outside windows, so skipping the sessions in between changes no
     trade and no window's return, and the run is many times faster (this is what makes a tuning
-    study affordable). Every signal was computed on the full history before the cut. Cash earns
-    the T-bill rate across the gaps, as it would have.
+    study affordable). Every signal was computed on the full history before the cut; sessions are
+    counted on the full history too (`session_number`), so cooldowns and time stops mean the same
+    in both. Cash earns nothing across the gaps: the run is judged on its windows.
     """
     if not market.windows:
         raise RunError("this market has no windows to step through; use --window")
@@ -191,13 +193,14 @@ def window_market(market: Market) -> Market:
         keep[start:stop] = True
     cut = sessions[keep]
     o = market.options
+    block_start = (keep & ~np.roll(keep, 1))[keep]
     options = OptionMarket(dates=cut, open=o.open[keep], close=o.close[keep], atm_vol=o.atm_vol[keep],
                            rate=o.rate[keep], expiries=o.expiries, div_yield=o.div_yield, skew=o.skew,
-                           vol_source=None if o.vol_source is None else o.vol_source[keep])
+                           vol_source=None if o.vol_source is None else o.vol_source[keep],
+                           block_start=block_start)
     return Market(market.spec, cut, {s: f[keep] for s, f in market.bars.items()}, market.signals[keep],
                   market.regime[keep], market.windows, options, market.expiries, market.data_hash,
-                  market.notes, market.proxies, stepped=True,
-                  block_start=(keep & ~np.roll(keep, 1))[keep])
+                  market.notes, market.proxies, stepped=True, block_start=block_start)
 
 
 def _regime(frames, vix, long_yield, calendar) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from backtests.errors import RunError
 from backtests.result import RunResult
 
 PERIODS_PER_YEAR = 252
+COST_KEYS = ("commission", "slippage", "option_spread", "tax")
 OPTION_MULTIPLIER = 100  # shares per listed equity-option contract; order prices are per share
 
 # A standard deviation this small per session is rounding noise from a constant series, not risk:
@@ -192,9 +193,9 @@ def turnover(result: RunResult, periods_per_year: int = PERIODS_PER_YEAR) -> flo
 
 
 def costs_paid(result: RunResult) -> float:
-    """Everything the run paid to trade, in account currency: the sum of RunResult.costs
-    (commission, slippage, option_spread, tax)."""
-    return float(sum(float(value) for value in result.costs.values()))
+    """Everything the run paid to trade, in account currency: commission, slippage, option spread
+    and tax from RunResult.costs (interest earned on cash, also recorded there, is not a cost)."""
+    return float(sum(float(result.costs.get(key, 0.0)) for key in COST_KEYS))
 
 
 def summary(result: RunResult, periods_per_year: int = PERIODS_PER_YEAR, rf: float = 0.0) -> dict:

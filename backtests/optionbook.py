@@ -64,6 +64,7 @@ class OptionMarket:
     div_yield: float = 0.02
     skew: SkewParams = field(default_factory=SkewParams)
     vol_source: np.ndarray | None = None  # e.g. "vix" / "garch", recorded on fills
+    block_start: np.ndarray | None = None  # stepped markets: True on the first session after a gap
 
     def __post_init__(self):
         self._position = {d: i for i, d in enumerate(self.dates)}
@@ -283,30 +284,36 @@ class OptionBook:
 class OptionBroker(bt.brokers.BackBroker):
     """BackBroker whose portfolio value includes an OptionBook, and whose cash earns interest.
 
-    `underlying` is the feed the options are written on (its dates drive the book); cash, positive or
-    negative, accrues the T-bill rate known at the previous close, for the calendar days in between.
+    `underlying` is the feed the options are written on (its dates drive the book); `rates` is the
+    OptionMarket whose dates and T-bill rates the cash accrues on (the book's, when there is one).
+    Cash, positive or negative, accrues the rate known at the previous close for the calendar days
+    in between, except across the gap before a window in a stepped market (nothing is held there,
+    and a windows-only run is judged on its windows).
     """
 
-    def __init__(self, book: OptionBook | None, underlying, accrue_interest: bool = True):
+    def __init__(self, book: OptionBook | None, underlying, rates: OptionMarket | None = None,
+                 accrue_interest: bool = True):
         super().__init__()
         self.book = book
+        self.rates = book.market if book is not None else rates
         self.underlying = underlying
-        self.accrue_interest = accrue_interest
+        self.accrue_interest = accrue_interest and self.rates is not None
         self.interest_earned = 0.0
         self.session_index = -1
 
     def next(self):
-        date = pd.Timestamp(self.underlying.datetime.date(0))
-        if self.book is not None:
-            i = self.book.market.index_of(date)
-            if self.accrue_interest and i > 0:
-                days = (date - self.book.market.dates[i - 1]).days
-                interest = self.cash * self.book.market.rate[i - 1] * days / DAYS_PER_YEAR
+        if self.rates is not None:
+            date = pd.Timestamp(self.underlying.datetime.date(0))
+            i = self.rates.index_of(date)
+            gap = self.rates.block_start is not None and self.rates.block_start[i]
+            if self.accrue_interest and i > 0 and not gap:
+                days = (date - self.rates.dates[i - 1]).days
+                interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
                 self.cash += interest
                 self.interest_earned += interest
             self.session_index = i
-            units = self.getposition(self.underlying).size
-            self.cash = self.book.on_open(i, self.cash, units)
+            if self.book is not None:
+                self.cash = self.book.on_open(i, self.cash, self.getposition(self.underlying).size)
         super().next()
 
     def _get_value(self, datas=None, lever=False):

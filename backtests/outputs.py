@@ -194,7 +194,7 @@ def _text(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """Text columns back to "" where CSV turned an empty string into NaN (option_type of a stock fill)."""
     for column in columns:
         if column in frame.columns:
-            frame[column] = frame[column].fillna("").astype(str)
+            frame[column] = frame[column].astype(object).fillna("").astype(str)
     return frame
 
 

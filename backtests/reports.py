@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,7 +151,11 @@ def write_tearsheet(
     path = Path(path)
 
     def render(temp: Path) -> None:
-        with matplotlib.rc_context(_FONT), _quiet_font_fallback():
+        with matplotlib.rc_context(_FONT), _quiet_font_fallback(), warnings.catch_warnings():
+            # quantstats labels its yearly bar chart with set_xticklabels on an automatic locator;
+            # matplotlib warns, the labels are right (one bar per year), and the user can do nothing
+            warnings.filterwarnings("ignore", message=r"set_ticklabels\(\) should only be used",
+                                    category=UserWarning, module="quantstats")
             qs.reports.html(
                 returns.rename(result.strategy),
                 benchmark=benchmark.rename(benchmark_title),

@@ -74,7 +74,8 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
                                    min_tick=costs.option_min_tick,
                                    commission_per_contract=costs.option_commission_per_contract)
         book = OptionBook(market.options, option_costs)
-    broker = OptionBroker(book, feeds[0], accrue_interest=settings.strategy != "benchmark")
+    broker = OptionBroker(book, feeds[0], rates=market.options,
+                          accrue_interest=settings.strategy != "benchmark")
     cerebro.setbroker(broker)
     broker.setcash(settings.cash)
     broker.addcommissioninfo(PerShareCommission(per_share=costs.commission_per_share,

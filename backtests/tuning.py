@@ -90,6 +90,7 @@ STUDY_FILE = "study.db"
 DEFAULT_MIN_TRAIN_YEARS = 3
 SQLITE_BUSY_SECONDS = 60  # a worker waits this long for SQLite's write lock before giving up
 OPEN_ATTEMPTS = 5  # workers that create one PostgreSQL study at once may race on its tables
+SIGINT_GRACE_SECONDS = 5.0  # how long interrupted workers get to record their trial before being told
 POLL_SECONDS = 0.5  # how often the parent of --jobs workers reads the study for the progress bar
 # A RUNNING trial is taken as abandoned (its worker died) when its worker process is gone (same
 # machine), or when it has run this many times the median trial time, and at least STALE_MIN_SECONDS.
@@ -106,8 +107,9 @@ USER_ERRORS = (RunError, ConfigError, DataError)
 
 def score(objective: str, returns) -> float | np.ndarray:
     """The objective over a sequence of window returns (rows in time order); an array of more
-    dimensions is reduced along its first axis, scoring each column (one per trial). A ratio whose denominator is zero, an empty sequence or a missing window
-    gives NaN, which ranks below every number.
+    dimensions is reduced along its first axis, scoring each column (one per trial). A ratio whose
+    denominator is zero, an empty sequence or a missing window gives NaN, which ranks below every
+    number.
 
     >>> r = np.array([0.02, -0.01, 0.03, 0.0])
     >>> round(score("mean-window-return", r), 6), score("hit-rate", r)
@@ -409,7 +411,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         try:
             return optuna.storages.RDBStorage(with_driver(url), **kwargs)
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-            raise RunError(f"--storage {shown_url(url)} is not a database URL Optuna can open ({exc})") from None
+            raise RunError(f"--storage {shown_url(url)} is not a database URL Optuna can open "
+                           f"({exc})") from None
         except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
             if attempt == OPEN_ATTEMPTS:
                 raise RunError(f"cannot open the study storage {shown_url(url)}: "
@@ -418,7 +421,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     raise AssertionError("unreachable")
 
 
-def open_study(storage: optuna.storages.RDBStorage, name: str, sampler=None, create: bool = False) -> optuna.Study:
+def open_study(storage: optuna.storages.RDBStorage, name: str, sampler=None,
+               create: bool = False) -> optuna.Study:
     """Load (or with create=True, create if missing) the study `name` in `storage`."""
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
@@ -508,7 +512,6 @@ def worker_name() -> str:
 
 
 def _objective(trial: optuna.Trial, context: TrialContext) -> float:
-    started = time.perf_counter()
     params = context.space.suggest(trial)
     trial.set_user_attr("worker", worker_name())
     study = trial.study
@@ -532,8 +535,6 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
         else:
             returns = evaluate_rule(context.market, context.settings, context.space.rule_settings(params))
     trial.set_user_attr("window_returns", [float(x) for x in returns])
-    trial.set_user_attr("rule", context.space.rule_text(params))
-    trial.set_user_attr("seconds", round(time.perf_counter() - started, 4))
     value = score(context.objective, returns)
     # an undefined ratio (no spread, no drawdown) ranks last; Optuna refuses NaN as a value
     return value if math.isfinite(value) else -math.inf
@@ -565,8 +566,8 @@ def housekeep(study: optuna.Study, context: TrialContext) -> list:
     `study` must carry a sampler without side effects on tell (not the GridSampler, which may try to
     stop an optimisation that is not running). Returns the trials as read afterwards."""
     trials = study.get_trials(deepcopy=False)
-    durations = [t.user_attrs.get("seconds") for t in trials if t.state == TrialState.COMPLETE]
-    durations = [d for d in durations if isinstance(d, (int, float))]
+    durations = [t.duration.total_seconds() for t in trials
+                 if t.state == TrialState.COMPLETE and t.duration is not None]
     stale_seconds = max(STALE_MIN_SECONDS, STALE_FACTOR * float(np.median(durations)) if durations else 0.0)
     now, here, changed = time.time(), worker_name(), False
     for trial in trials:
@@ -679,6 +680,12 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
                   leave=False) as bar:
             return work(context, 0, on_trial=lambda trial: bar.update(1))
     # fork: the workers inherit the prepared market; elsewhere it is pickled to them
+    # queue failed cells once here, so the workers starting together do not each queue them
+    storage = open_storage(context.url)
+    try:
+        housekeep(_plain(storage, context.study_name), context)
+    finally:
+        storage.engine.dispose()
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     mp = multiprocessing.get_context(method)
     reports = mp.SimpleQueue()
@@ -698,7 +705,14 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
                 bar.update(max(complete - bar.n, 0))
         except KeyboardInterrupt:
             interrupted = True
-            for process in workers:  # a trial cut short by SIGINT is marked FAIL, to be rerun on resume
+            # Ctrl-C reaches the whole process group: each worker marks the trial it cuts short FAIL
+            # (queued again on resume). A second SIGINT while it does so could leave the trial
+            # RUNNING, so only workers still alive after a grace period (the parent alone was
+            # interrupted) are sent one.
+            deadline = time.monotonic() + SIGINT_GRACE_SECONDS
+            for process in workers:
+                process.join(max(deadline - time.monotonic(), 0.0))
+            for process in workers:
                 if process.is_alive():
                     os.kill(process.pid, signal.SIGINT)
             for process in workers:
@@ -770,7 +784,8 @@ def load_study_data(study: optuna.Study) -> StudyData:
                        f"reads format {STUDY_FORMAT}")
     windows = pd.DataFrame(attrs["windows"], columns=["event", "first", "end"]).apply(pd.to_datetime)
     index = pd.DatetimeIndex(windows["event"], name="event")
-    space = SearchSpace(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in definition["space"].items()})
+    space = SearchSpace(**{key: (tuple(value) if isinstance(value, list) else value)
+                           for key, value in definition["space"].items()})
     rows, columns = [], {}
     seen: dict[tuple, int] = {}
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
@@ -797,7 +812,7 @@ def load_study_data(study: optuna.Study) -> StudyData:
             STOP_PARAM: params.get(STOP_PARAM, np.nan),
             TAKE_PROFIT_PARAM: params.get(TAKE_PROFIT_PARAM, np.nan),
             "same_as": same_as,
-            "seconds": t.user_attrs.get("seconds", np.nan),
+            "seconds": t.duration.total_seconds() if t.duration is not None else np.nan,
             "worker": t.user_attrs.get("worker", ""),
         })
     trials = pd.DataFrame(rows, columns=["number", "state", "rule", "stop", "take_profit", STOP_PARAM,

@@ -45,8 +45,8 @@ SUMMARY_TXT = "summary.txt"
 TUNING_JSON = "tuning.json"
 LEADERBOARD_COLUMNS = ["rank", "trial", "state", "rule", "stop", "take_profit", STOP_PARAM, TAKE_PROFIT_PARAM,
                        "in_sample", "train_years", "test_years", "chosen_in", "same_as", "seconds", "worker"]
-WALK_FORWARD_COLUMNS = ["year", "train_windows", "test_windows", "trial", "rule", "in_sample", "out_of_sample",
-                        "default_out_of_sample", "best_out_of_sample"]
+WALK_FORWARD_COLUMNS = ["year", "train_windows", "test_windows", "trial", "rule", "in_sample",
+                        "out_of_sample", "default_out_of_sample", "best_out_of_sample"]
 _FONT = {"font.family": "DejaVu Sans"}
 _PERCENT_OBJECTIVES = ("hit-rate", "mean-window-return")
 
@@ -278,8 +278,9 @@ def format_summary(outcome: TuneOutcome, files: dict[str, Path] | None = None) -
     ]
     rules = trials.set_index("number")["rule"]
     if evaluation.best_trial is not None:
-        lines.append(f"in sample (all windows): best {rules[evaluation.best_trial]} (trial "
-                     f"{evaluation.best_trial}) {shown(objective, evaluation.in_sample[evaluation.best_trial])}; "
+        best = evaluation.best_trial
+        lines.append(f"in sample (all windows): best {rules[best]} (trial {best}) "
+                     f"{shown(objective, evaluation.in_sample[best])}; "
                      f"default rule ({data.default_rule}) {shown(objective, evaluation.default_score)}")
     if wf.folds:
         lines.append(f"walk-forward: for each year Y choose the best trial on the windows before Y (at least "
@@ -288,8 +289,9 @@ def format_summary(outcome: TuneOutcome, files: dict[str, Path] | None = None) -
         lines.append(f"  {'year':<6}{'chosen':<{width + 2}}{'in-sample':>10}{'out-of-sample':>15}"
                      f"{'default':>10}{'hindsight best':>16}")
         for f in wf.folds:
-            lines.append(f"  {f.year:<6}{rules.get(f.trial, ''):<{width + 2}}{shown(objective, f.train_score):>10}"
-                         f"{shown(objective, f.test_score):>15}{shown(objective, f.default_test_score):>10}"
+            lines.append(f"  {f.year:<6}{rules.get(f.trial, ''):<{width + 2}}"
+                         f"{shown(objective, f.train_score):>10}{shown(objective, f.test_score):>15}"
+                         f"{shown(objective, f.default_test_score):>10}"
                          f"{shown(objective, f.best_test_score):>16}")
         total = f"total ({sum(f.test_windows for f in wf.folds)} windows)"
         lines.append(f"  {total:<{width + 8}}{shown(objective, wf.total_train_score(objective)):>10}"
@@ -305,14 +307,14 @@ def format_summary(outcome: TuneOutcome, files: dict[str, Path] | None = None) -
         lines.append(f"overfitting: no PBO ({pbo.reason}).")
     dsr = evaluation.deflated_sharpe
     if math.isfinite(dsr["dsr"]):
-        lines.append(f"deflated Sharpe ratio {dsr['dsr']:.2f} for the best in-sample trial (per-window Sharpe "
-                     f"{dsr['sharpe']:.2f} against {dsr['expected_max_sharpe']:.2f} expected from the best of "
-                     f"{dsr['trials']} unskilled trials). {DSR_MEANING}")
+        lines.append(f"deflated Sharpe ratio {dsr['dsr']:.2f} for the best in-sample trial (per-window "
+                     f"Sharpe {dsr['sharpe']:.2f} against {dsr['expected_max_sharpe']:.2f} expected from the "
+                     f"best of {dsr['trials']} unskilled trials). {DSR_MEANING}")
     else:
         lines.append(f"deflated Sharpe ratio: not computed ({dsr['reason']}).")
     if definition["sampler"] == "tpe":
-        lines.append("note: TPE proposed its trials by looking at every window, so the walk-forward is strictly "
-                     "out of sample only for grid and random searches.")
+        lines.append("note: TPE proposed its trials by looking at every window, so the walk-forward is "
+                     "strictly out of sample only for grid and random searches.")
     if outcome.still_running:
         lines.append(f"note: {outcome.still_running} trial(s) were still running in other workers; run the "
                      "command again later for the full report.")
@@ -335,7 +337,8 @@ def _plain_number(value):
 def tuning_document(outcome: TuneOutcome) -> dict:
     """The summary's figures as plain JSON."""
     evaluation = outcome.evaluation
-    objective, wf, pbo, dsr = evaluation.objective, evaluation.walk_forward, evaluation.pbo, evaluation.deflated_sharpe
+    objective, wf = evaluation.objective, evaluation.walk_forward
+    pbo, dsr = evaluation.pbo, evaluation.deflated_sharpe
     return {
         "study": outcome.study_name,
         "storage": outcome.storage,

@@ -8,7 +8,9 @@ go to the option book, which fills them at t+1's open.
 
 Signals arrive as feed lines of the first feed (the option underlying): `regime`, `p_momentum`,
 `p_range`, `p_selloff`, `momentum_signal`, `in_window`, `thin_liquidity`, `iv` (the at-the-money
-implied volatility proxy) and `iv_avg` (its 20-session average); each instrument feed carries
+implied volatility proxy), `iv_avg` (its 20-session average) and `session_number` (the session's
+position in the full history, so that counts of sessions (cooldowns, time stops, limit-order lives)
+mean the same when a run steps only through windows); each instrument feed carries
 its own `atr` and `rvol` (realized volatility) lines computed in pandas up to each close.
 """
 
@@ -26,7 +28,7 @@ from strategies.risk import RiskConfig
 from strategies.targets import FLAT, HedgePlan, SessionView, Target
 
 SIGNAL_LINES = ("regime", "p_momentum", "p_range", "p_selloff", "momentum_signal", "in_window",
-                "thin_liquidity", "iv", "iv_avg")
+                "thin_liquidity", "iv", "iv_avg", "session_number")
 
 
 class ArrayFeed(bt.feeds.PandasData):
@@ -144,7 +146,7 @@ class PlaybookStrategy(bt.Strategy):
         self.slippage_paid = 0.0
 
     def next(self):
-        self.index += 1
+        self.index = self._session_number()
         view = self._view()
         equity = self.broker.getvalue()
         self._record_state(view, equity)
@@ -159,6 +161,9 @@ class PlaybookStrategy(bt.Strategy):
         expected = self._rebalance(weights, target, view, equity)
         self._arm_exits(view, expected)
         self._hedge(target.hedge, view, equity, expected)
+
+    def _session_number(self) -> int:
+        return int(self.underlying.session_number[0])
 
     # --- the view at this close --------------------------------------------------------------------
     def _view(self) -> SessionView:
@@ -353,8 +358,9 @@ class PlaybookStrategy(bt.Strategy):
             return False
         if self.index < self.flat_until:
             return True
-        if self.index == self.flat_until:
-            self.peak_equity = equity  # a fresh start after the cooldown
+        if self.flat_until >= 0:  # the cooldown is over: a fresh start
+            self.peak_equity = equity
+            self.flat_until = -1
         self.peak_equity = max(self.peak_equity, equity)
         if equity >= self.peak_equity * (1 - rule.max_drawdown):
             return False
@@ -463,12 +469,12 @@ class PlaybookStrategy(bt.Strategy):
         h.max_size = max(h.max_size, pos)
         if order.isbuy() and h.opened_index < 0:
             # opened at this session's open from yesterday's decision: the entry's ATR is yesterday's
-            h.opened_index = self.index + 1
+            h.opened_index = self._session_number()  # the fill's session
             h.peak_close = ex.price
             h.atr_at_entry = order.data.atr[-1] if len(order.data) > 1 else float("nan")
         if pos <= 1e-12:
             if reason.startswith("stop") or reason == "take-profit":
-                h.cooldown_until = self.index + 1 + self.setup.stop_cooldown
+                h.cooldown_until = self._session_number() + self.setup.stop_cooldown
                 if self.pending[name] is not None:
                     self.cancel(self.pending[name])
             h.opened_index = -1

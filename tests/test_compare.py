@@ -30,9 +30,6 @@ from data.windows import windows_of_kind
 # backtests/outputs.py load_run fills the all-empty option_type column of a stock-only run (momentum)
 # with "" on a float column, which pandas 3 warns about; reported to the lead with the one-line fix
 # (.astype(object) before .fillna("")). Narrow: this message and category only.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.str. is not supported as a fill value for float64 dtype:pandas.errors.Pandas4Warning")
-
 STRATEGIES = ("momentum", "neutral", "defensive", "playbook")
 SPAN = ["--start", "2015-01-01", "--end", "2018-12-31"]
 
@@ -245,6 +242,15 @@ def test_a_missing_saved_run_is_one_line(tmp_path):
                                        "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_saved_runs_are_judged_only_on_the_windows_they_ran_on(compared, tmp_path):
+    out, _ = compared
+    result = CliRunner().invoke(main, ["compare", "--from", str(out / "neutral"), "--window", "year-end",
+                                       "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: saved run {out / 'neutral'} was run on triple-witching "
+                                     "windows; compare it with --window triple-witching")
 
 
 def test_the_same_saved_run_twice_is_refused(compared):

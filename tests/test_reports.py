@@ -30,16 +30,12 @@ from backtests.metrics import performance, summary
 from backtests.outputs import default_out_dir, load_run, write_run
 from backtests.result import RunResult
 
+# seaborn 0.13.2's boxplot passes vert= and its heatmap calls Colormap.set_bad, both deprecated in
+# matplotlib 3.11: setup.cfg ignores those two for every test (the tearsheet draws both).
 pytestmark = [
     # quantstats/_plotting/core.py:266 labels pandas' yearly bar chart with ax.set_xticklabels without
     # fixing the tick locator first; the labels it sets are right, matplotlib only warns they might not be.
     pytest.mark.filterwarnings("ignore:set_ticklabels\\(\\) should only be used:UserWarning:quantstats"),
-    # seaborn 0.13.2's boxplot passes vert=, deprecated in matplotlib 3.11 (seaborn/categorical.py:700).
-    pytest.mark.filterwarnings("ignore:vert. bool was deprecated:DeprecationWarning:seaborn"),
-    # seaborn 0.13.2's heatmap calls Colormap.set_bad, pending deprecation in matplotlib 3.11.
-    pytest.mark.filterwarnings(
-        "ignore:The set_bad function will be deprecated:PendingDeprecationWarning:seaborn"
-    ),
 ]
 
 ALL_FILES = {

@@ -115,7 +115,8 @@ def test_search_space_texts_round_trip_to_the_backtest_options():
     assert SearchSpace.parse("atr:2..3:0.5").rule_text({STOP_PARAM: 2.5}) == "atr:2.5x"
 
 
-@pytest.mark.parametrize("sampler", [optuna.samplers.TPESampler(seed=1), optuna.samplers.RandomSampler(seed=1)])
+@pytest.mark.parametrize("sampler", [optuna.samplers.TPESampler(seed=1),
+                                     optuna.samplers.RandomSampler(seed=1)])
 def test_sampled_levels_are_exact_grid_values(sampler):
     space = SearchSpace.parse("trailing:1%..10%:0.5%", "2%..20%:2%")
     seen = []
@@ -379,7 +380,7 @@ def test_a_study_defined_otherwise_is_refused(tmp_path, witching_market):
 def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
     out = tmp_path / "tune"
     command = [sys.executable, str(ROOT / "cli.py"), "tune", "--strategy", "neutral", "--stop",
-               "trailing:1%..8%:1%", "--start", "2012-01-01", "--end", "2018-12-31", "--out", str(out),
+               "trailing:1%..6%:1%", "--start", "2012-01-01", "--end", "2018-12-31", "--out", str(out),
                "--no-progress"]
     log = tmp_path / "worker.log"
     with open(log, "wb") as sink:
@@ -412,12 +413,12 @@ def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
     study_name = summaries[0].study_name
     before = {t.number: t for t in optuna.load_study(study_name=study_name, storage=url).get_trials()}
     assert before[killed].state.name == "RUNNING"
-    outcome = tune(request(tmp_path, stop="trailing:1%..8%:1%"), market=witching_market)
+    outcome = tune(request(tmp_path, stop="trailing:1%..6%:1%"), market=witching_market)
     assert outcome.study_name == study_name
     after = {t.number: t for t in stored_trials(outcome)}
     assert after[killed].state.name == "FAIL"  # its worker is gone: failed, and its cell queued again
     complete = [t for t in after.values() if t.state.name == "COMPLETE"]
-    assert sorted(t.params[STOP_PARAM] for t in complete) == [0.01 * n for n in range(1, 9)]
+    assert sorted(t.params[STOP_PARAM] for t in complete) == [0.01, 0.02, 0.03, 0.04, 0.05, 0.06]
     assert any(t.system_attrs.get("retry_of") == killed for t in complete)
     for number, old in before.items():
         if old.state.name == "COMPLETE":
@@ -483,4 +484,5 @@ def test_write_reports_from_a_finished_study(tmp_path, witching_market):
     assert board["in_sample"].tolist() == sorted(board["in_sample"], reverse=True)
     # every leaderboard score is the objective of the stored window returns
     for _, row in board.iterrows():
-        assert row["in_sample"] == pytest.approx(score("sharpe", outcome.evaluation.data.returns[row["trial"]]))
+        stored = outcome.evaluation.data.returns[row["trial"]]
+        assert row["in_sample"] == pytest.approx(score("sharpe", stored), rel=1e-12)

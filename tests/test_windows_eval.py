@@ -97,6 +97,16 @@ def test_windows_only_run_holds_nothing_outside_windows(market, strategy):
     assert fill_days.reindex(fills).all(), fills[~fill_days.reindex(fills).to_numpy()]
 
 
+def test_a_stepped_run_is_flat_at_the_sessions_around_each_window(neutral_run, market):
+    """The stepped market keeps one session either side of a window: the entry close before it and
+    the exit open after it. At both closes the run holds nothing."""
+    sessions = market.sessions
+    around = [day for w in market.windows for day in _neighbours(sessions, w) if day not in (w.first, w.last)]
+    assert len(around) == 2 * len(market.windows) - 1  # the data end on the last window's last session
+    assert (neutral_run.exposure.reindex(around) == 0).all()
+    assert set(around) <= set(neutral_run.returns.index)
+
+
 # --- the per-window table against pandas -----------------------------------------------------------------
 
 
