@@ -6,13 +6,17 @@ triple-witching windows of 1999-2018 (80 windows), as `cli.py tune --strategy ne
 trailing:0.1%..10%:0.1% --start 1999-01-01 --end 2018-12-31 --jobs N` runs it, each time a fresh study
 in a temporary directory. Timed: the whole `tuning.tune` call (market prepared once, default rule,
 trials, evaluation with walk-forward, PBO and DSR) and the report files. Target (issue 7): under 60 s
-with --jobs 2 on a 2-core machine; trials per second are compared with the one-process run. The
-machine may be shared: compare within one run of this script.
+with --jobs 2 on a 2-core machine; trials per second are compared with the one-process run.
+The machine may be shared with other work: the script prints the load average and the CPU seconds
+the run used (this process and its workers), and from them the wall time the run would take with
+the cores to itself: preparation + (CPU seconds - preparation) / min(jobs, cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -30,15 +34,20 @@ GRID = "trailing:0.1%..10%:0.1%"
 TARGET_SECONDS = 60.0
 
 
+def cpu_seconds() -> float:
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def run(jobs: int, directory: Path):
     request = TuneRequest("neutral", GRID, window="triple-witching", start=pd.Timestamp("1999-01-01"),
                           end=pd.Timestamp("2018-12-31"), jobs=jobs, out=str(directory / f"jobs{jobs}"),
                           progress=False)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     outcome = tune(request)
     tuned = time.perf_counter()
     files = write_reports(outcome)
-    return outcome, files, tuned - start, time.perf_counter() - start
+    return outcome, files, tuned - start, time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -49,7 +58,8 @@ def main() -> None:
     rates = {}
     with tempfile.TemporaryDirectory(prefix="bench-tune-") as temp:
         for jobs in args.jobs:
-            outcome, files, tuned, total = run(jobs, Path(temp))
+            load = os.getloadavg()[0]
+            outcome, files, tuned, total, cpu = run(jobs, Path(temp))
             trials = outcome.finished_now
             rates[jobs] = trials / outcome.trial_seconds
             evaluation_seconds = tuned - outcome.prepare_seconds - outcome.trial_seconds
@@ -58,6 +68,10 @@ def main() -> None:
                   f"+ evaluation {evaluation_seconds:4.1f} s + reports {total - tuned:4.1f} s"
                   + (f"  [target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}]"
                      if jobs == 2 else ""))
+            alone = outcome.prepare_seconds + (cpu - outcome.prepare_seconds) / min(jobs, os.cpu_count() or 1)
+            print(f"          CPU {cpu:6.1f} s ({(cpu - outcome.prepare_seconds) / trials:.2f} s per trial); "
+                  f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}; "
+                  f"with the cores to itself ~{alone:.0f} s")
         if 1 in rates:
             for jobs, rate in rates.items():
                 if jobs != 1:

@@ -22,7 +22,7 @@ class NeutralParams:
     symbol: str = "SPY"
     gross: float = 0.5
     hedge_with: Literal["put", "call", "auto"] = "auto"
-    dear_vol: float = 0.20
+    dear_vol: float = 0.18  # at-the-money; about VIX 20 under the default smile
     moneyness: float = 0.0
     tenor_days: int = 28
     roll_days: int = 3
