@@ -37,11 +37,11 @@ if TYPE_CHECKING:
 _FONT = {"font.family": "DejaVu Sans"}  # ships inside matplotlib, so it exists wherever matplotlib does
 _BENCHMARK_COLOUR = "0.35"
 # Why a windows-only run's whole-run figures are not the window figures (backtests.market.window_market)
-STEPPED_NOTE = ("Windows-only runs are stepped through their windows. Their whole-run figures (the metrics, "
-                "equity curves and monthly heatmaps) also hold the T-bill interest their cash earned across "
-                "each gap between windows, booked on the session before the next window (for strategies "
-                "with an option book; the others' cash earns none). The event study measures the windows "
-                "alone.")
+STEPPED_NOTE = (
+    "Windows-only runs are stepped through their windows (and the session before and after each): their "
+    "whole-run figures (the metrics, equity curves and monthly heatmaps) are the window sessions strung "
+    "together, cash earning nothing across the gaps. The event study measures the windows alone."
+)
 ANNOTATED_CELLS = 600  # monthly cells (all panels) up to which each shows its return as a number
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _STYLE = """
