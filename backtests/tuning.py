@@ -931,15 +931,34 @@ class Evaluation:
     best_trial: int | None  # best in-sample distinct trial
 
 
+def different_series(returns: pd.DataFrame) -> pd.DataFrame:
+    """The columns whose window returns differ from every earlier column's: rules that behaved
+    identically on these windows (a take-profit never reached, a stop never touched) are one rule as
+    far as the data can tell, and count once in PBO and the deflated Sharpe ratio.
+
+    >>> frame = pd.DataFrame({3: [0.1, 0.2], 5: [0.1, 0.2], 8: [0.0, 0.2]})
+    >>> list(different_series(frame).columns)
+    [3, 8]
+    """
+    seen, keep = set(), []
+    for column in returns.columns:
+        key = returns[column].to_numpy(float).tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(column)
+    return returns[keep]
+
+
 def evaluate(data: StudyData, min_train_years: int = DEFAULT_MIN_TRAIN_YEARS) -> Evaluation:
+    """Score every trial, run the walk-forward, and measure overfitting over the different rules."""
     objective = data.definition["objective"]
     in_sample = pd.Series(score(objective, data.returns.to_numpy(float)) if data.returns.shape[1] else [],
                           index=data.returns.columns, dtype=float, name="in_sample")
     distinct = data.distinct()
     best = int(distinct.columns[best_index(in_sample[distinct.columns])]) if distinct.shape[1] else None
-    pbo = pbo_cscv(distinct.to_numpy(float), lambda m: score(objective, m))
-    dsr = deflated_sharpe_of(distinct.to_numpy(float),
-                             None if best is None else list(distinct.columns).index(best))
+    rules = different_series(distinct)  # the best keeps its column: ties go to the lowest number
+    pbo = pbo_cscv(rules.to_numpy(float), lambda m: score(objective, m))
+    dsr = deflated_sharpe_of(rules.to_numpy(float), None if best is None else list(rules.columns).index(best))
     return Evaluation(data, objective, in_sample, score(objective, data.default.to_numpy()),
                       walk_forward(data, objective, min_train_years), pbo, dsr, best)
 

@@ -302,7 +302,8 @@ def format_summary(outcome: TuneOutcome, files: dict[str, Path] | None = None) -
     pbo = evaluation.pbo
     if math.isfinite(pbo.pbo):
         lines.append(f"overfitting: PBO {pbo.pbo:.2f} ({pbo.splits} splits of {pbo.windows} windows in "
-                     f"{pbo.groups} groups, {pbo.trials} distinct trials). {PBO_MEANING}")
+                     f"{pbo.groups} groups, over {pbo.trials} rules with different window returns). "
+                     f"{PBO_MEANING}")
     else:
         lines.append(f"overfitting: no PBO ({pbo.reason}).")
     dsr = evaluation.deflated_sharpe

@@ -145,6 +145,54 @@ def test_grid_sampler_visits_every_cell_once():
     assert sorted(seen) == sorted((s, t) for s in space.stop_levels for t in space.take_profit_levels)
 
 
+def grid_context(tmp_path, monkeypatch, calls):
+    """A two-cell grid study whose trials return fixed window returns (no backtest)."""
+    space = SearchSpace.parse("trailing:2%..3%:1%")
+    url = tuning.sqlite_url(tmp_path / "grid.db")
+
+    def fake(market, settings, rule=None):
+        calls.append(rule)
+        return np.array([0.01, -0.02, 0.03])
+
+    monkeypatch.setattr(tuning, "evaluate_rule", fake)
+    context = tuning.TrialContext(url, "grid", space, {}, None, "mean-window-return", "grid", space.size)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(storage=url, study_name="grid",
+                                sampler=optuna.samplers.GridSampler(space.grid(), seed=0))
+    return context, study
+
+
+def test_a_grid_cell_handed_out_twice_is_pruned_not_run(tmp_path, monkeypatch):
+    calls = []
+    context, study = grid_context(tmp_path, monkeypatch, calls)
+    held = study.ask()  # trial 0 holds cell 0 and is still running (another worker)
+    study.optimize(lambda trial: tuning._objective(trial, context), n_trials=1)  # trial 1: cell 1
+    # every cell is now started: Optuna's GridSampler hands trial 2 the running cell 0 again
+    study.optimize(lambda trial: tuning._objective(trial, context), n_trials=1)
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["RUNNING", "COMPLETE", "PRUNED"]
+    assert trials[2].system_attrs["grid_id"] == trials[0].system_attrs["grid_id"]
+    assert len(calls) == 1  # the pruned trial ran no backtest
+    assert held.number == 0 and tuning.remaining(trials, context) == 0
+
+
+def test_a_failed_cell_is_queued_again_once(tmp_path, monkeypatch):
+    calls = []
+    context, study = grid_context(tmp_path, monkeypatch, calls)
+    cut = study.ask()
+    study.tell(cut, state=optuna.trial.TrialState.FAIL)  # what Ctrl-C leaves behind
+    plain = optuna.load_study(study_name="grid", storage=context.url, sampler=optuna.samplers.RandomSampler())
+    assert tuning.remaining(plain.get_trials(), context) == 2
+    tuning.housekeep(plain, context)
+    tuning.housekeep(plain, context)  # a second look finds the cell queued: no second copy
+    waiting = [t for t in plain.get_trials() if t.state.name == "WAITING"]
+    assert len(waiting) == 1 and waiting[0].system_attrs["retry_of"] == cut.number
+    assert waiting[0].system_attrs["grid_id"] == study.get_trials()[0].system_attrs["grid_id"]
+    assert tuning.work(context) == 2  # the queued cell and the untouched one, nothing more
+    complete = [t for t in plain.get_trials() if t.state.name == "COMPLETE"]
+    assert sorted(t.params[STOP_PARAM] for t in complete) == [0.02, 0.03]
+
+
 # --- walk-forward by construction ---------------------------------------------------------------
 
 
@@ -236,6 +284,10 @@ def test_leaderboard_and_walk_forward_tables():
     returns[:, 2] += 0.01  # the best in sample
     data = synthetic_study(returns, table, objective="mean-window-return", default=np.full(len(table), 0.001))
     evaluation = evaluate(data, min_train_years=3)
+    assert evaluation.pbo.trials == 4 and evaluation.deflated_sharpe["trials"] == 4
+    twins = returns.copy()
+    twins[:, 3] = twins[:, 0]  # a rule that behaved exactly as another counts once in PBO and DSR
+    assert evaluate(synthetic_study(twins, table, objective="mean-window-return")).pbo.trials == 3
     board = leaderboard(evaluation)
     means = returns.mean(axis=0)
     assert board["trial"].tolist() == list(np.argsort(-means))
@@ -366,7 +418,8 @@ def test_random_sampler_reuses_a_repeated_cell(tmp_path, witching_market, monkey
     for _, row in trials[trials["same_as"].notna()].iterrows():
         assert np.array_equal(returns[row["number"]], returns[int(row["same_as"])])
         assert row[STOP_PARAM] == trials.set_index("number").loc[int(row["same_as"]), STOP_PARAM]
-    assert outcome.evaluation.pbo.trials == len(distinct)
+    different = {tuple(returns[n]) for n in distinct["number"]}
+    assert outcome.evaluation.pbo.trials == len(different)
 
 
 def test_a_study_defined_otherwise_is_refused(tmp_path, witching_market):
