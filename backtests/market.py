@@ -71,13 +71,20 @@ class Market:
 
 
 def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
-    """Load, validate and align the data, and compute every signal and option input once."""
+    """Load, validate and align the data, and compute every signal and option input once.
+
+    The span asked for is validated on SPY; then every series is loaded with its whole history up
+    to `end`, so that the indicators, the classifier and the volatility proxy are warm on the first
+    session of the run (a later `--start` does not restart them, and VIX, which starts in 2014 in
+    the embedded data, is used from 2014 whatever the start). The market is then cut at `start`.
+    """
     notes: list[str] = []
+    options = dict(source=spec.source, data_dir=spec.data_dir, cache_dir=spec.cache_dir)
+    data.load(["SPY"], spec.start, spec.end, **options)  # the span asked for is one SPY can cover
     frames = {}
     for symbol in TRADED + ("^VIX",):
         try:
-            frames[symbol] = data.load([symbol], spec.start, spec.end, source=spec.source,
-                                       data_dir=spec.data_dir, cache_dir=spec.cache_dir)[symbol]
+            frames[symbol] = data.load([symbol], None, spec.end, **options)[symbol]
         except DataError as exc:
             if symbol == "SPY":
                 raise
@@ -86,11 +93,40 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
     macro = {}
     for name in ("long_yield", "tbill_rate"):
         try:
-            macro[name] = load_macro(name, sessions, source=spec.source, data_dir=spec.data_dir,
-                                     cache_dir=spec.cache_dir)
+            macro[name] = load_macro(name, sessions, **options)
         except DataError as exc:
             notes.append(f"no {name} series: {exc}")
-    return build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
+    market = build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
+    return market if spec.start is None else _since(market, pd.Timestamp(spec.start))
+
+
+def _since(market: Market, start: pd.Timestamp) -> Market:
+    """The market from `start` on; a window counts only if its entry decision (the close before its
+    first session) falls on or after `start`."""
+    keep = np.asarray(market.sessions >= start)
+    if keep.sum() < 60:
+        raise RunError(f"only {int(keep.sum())} sessions of SPY from {start:%Y-%m-%d}; "
+                       "a run needs 60 or more")
+    first = market.sessions[keep][0]
+    windows = [w for w in market.windows if w.first > first]
+    if market.windows and not windows:
+        raise RunError(f"no complete {market.spec.window} window from {start:%Y-%m-%d} to "
+                       f"{market.sessions[-1]:%Y-%m-%d}")
+    return _subset(market, keep, windows)
+
+
+def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray | None = None) -> Market:
+    """The market on the sessions where `keep` is True (every array cut the same way)."""
+    o = market.options
+    options = OptionMarket(dates=market.sessions[keep], open=o.open[keep], close=o.close[keep],
+                           atm_vol=o.atm_vol[keep], rate=o.rate[keep], expiries=o.expiries,
+                           div_yield=o.div_yield, skew=o.skew,
+                           vol_source=None if o.vol_source is None else o.vol_source[keep],
+                           block_start=block_start)
+    return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
+                  market.signals[keep], market.regime[keep], windows, options, market.expiries,
+                  market.data_hash, market.notes, market.proxies, stepped=block_start is not None,
+                  block_start=block_start)
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,
@@ -191,16 +227,7 @@ def window_market(market: Market) -> Market:
         start = max(sessions.searchsorted(w.first) - 1, 0)
         stop = min(sessions.searchsorted(w.last, side="right") + 1, len(sessions))
         keep[start:stop] = True
-    cut = sessions[keep]
-    o = market.options
-    block_start = (keep & ~np.roll(keep, 1))[keep]
-    options = OptionMarket(dates=cut, open=o.open[keep], close=o.close[keep], atm_vol=o.atm_vol[keep],
-                           rate=o.rate[keep], expiries=o.expiries, div_yield=o.div_yield, skew=o.skew,
-                           vol_source=None if o.vol_source is None else o.vol_source[keep],
-                           block_start=block_start)
-    return Market(market.spec, cut, {s: f[keep] for s, f in market.bars.items()}, market.signals[keep],
-                  market.regime[keep], market.windows, options, market.expiries, market.data_hash,
-                  market.notes, market.proxies, stepped=True, block_start=block_start)
+    return _subset(market, keep, market.windows, block_start=(keep & ~np.roll(keep, 1))[keep])
 
 
 def _regime(frames, vix, long_yield, calendar) -> pd.DataFrame:
