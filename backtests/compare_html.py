@@ -16,7 +16,6 @@ import html
 import io
 import math
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +28,8 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from backtests.metrics import drawdown_series
+from backtests.files import write_atomically
+from backtests.metrics import drawdown_series, format_value
 
 if TYPE_CHECKING:
     from backtests.compare import Comparison
@@ -63,29 +63,6 @@ div.scroll { max-height: 640px; overflow-y: auto; display: inline-block; border:
 
 def _esc(text) -> str:
     return html.escape(str(text), quote=True)
-
-
-def format_cell(value: float, unit: str) -> str:
-    """A metrics-table value as the terminal shows it (backtests.metrics.format_table): fractions as
-    "12.3%", counts whole, turnover "3.45x", currency in whole units, ratios with two decimals, "-"
-    where not applicable.
-
-    >>> format_cell(0.1234, "fraction/year"), format_cell(2.0, "times/year"), format_cell(math.nan, "ratio")
-    ('12.3%', '2.00x', '-')
-    """
-    if math.isnan(value):
-        return "-"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if unit.startswith("fraction"):
-        return f"{value:.1%}"
-    if unit == "count":
-        return f"{value:.0f}"
-    if unit == "times/year":
-        return f"{value:.2f}x"
-    if unit == "currency":
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
 
 
 def _signed(value, digits: int = 2) -> tuple[str, str]:
@@ -236,7 +213,7 @@ def metrics_html(table: pd.DataFrame) -> str:
             + "</tr>")
     body = []
     for (label, unit), row in zip(table.index, table.to_numpy(float)):
-        cells = "".join(f"<td>{_esc(format_cell(float(v), unit))}</td>" for v in row)
+        cells = "".join(f"<td>{_esc(format_value(float(v), unit))}</td>" for v in row)
         body.append(f'<tr><td class="label" title="{_esc(unit)}">{_esc(label)}</td>{cells}</tr>')
     return f'<table id="metrics"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -379,15 +356,4 @@ def render_report(comparison: Comparison, generated: datetime | None = None) -> 
 def write_report(comparison: Comparison, path: str | os.PathLike) -> Path:
     """Write the page to `path` atomically (a temp file beside it, moved into place); return the path."""
     page = render_report(comparison)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".html", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda temp: temp.write_text(page, encoding="utf-8"))

@@ -257,7 +257,14 @@ def metrics_table(
     )
 
 
-def _format_value(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """A metrics-table value as the terminal and the compare report show it: fractions as "12.3%",
+    counts whole, turnover "3.45x", currency in whole units, ratios with two decimals, "-" where not
+    applicable.
+
+    >>> format_value(0.1234, "fraction/year"), format_value(2.0, "times/year"), format_value(math.nan, "")
+    ('12.3%', '2.00x', '-')
+    """
     if isinstance(value, float) and math.isnan(value):
         return "-"
     if math.isinf(value):
@@ -286,7 +293,7 @@ def format_table(table: pd.DataFrame) -> str:
     """
     labels = [label for label, _ in table.index]
     cells = [
-        [_format_value(float(value), unit) for value in row]
+        [format_value(float(value), unit) for value in row]
         for (_, unit), row in zip(table.index, table.to_numpy())
     ]
     label_width = max(len("metric"), *(len(label) for label in labels))

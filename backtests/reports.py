@@ -11,7 +11,6 @@ import html
 import logging
 import os
 import re
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from backtests.errors import RunError
+from backtests.files import write_atomically
 from backtests.metrics import PERIODS_PER_YEAR, drawdown_series, performance
 from backtests.result import RunResult
 
@@ -67,23 +67,6 @@ def _quiet_font_fallback():
         yield
     finally:
         logger.setLevel(previous)
-
-
-def _write_atomically(path: Path, write) -> Path:
-    """Call write(temp_path) for a temp file beside `path`, then move it into place: a failure leaves
-    no half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.chmod(temp, 0o644)  # mkstemp makes the file private; a report is an ordinary file
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _aligned(result: RunResult) -> tuple[pd.Series, pd.Series]:
@@ -172,7 +155,7 @@ def write_tearsheet(
         page = _PAGE_TITLE.sub(lambda _: f"<title>{page_title}</title>", page, count=1)
         temp.write_text(page, encoding="utf-8")
 
-    return _write_atomically(path, render)
+    return write_atomically(path, render)
 
 
 def plot_equity(result: RunResult, path: str | os.PathLike) -> Path:
@@ -222,4 +205,4 @@ def plot_equity(result: RunResult, path: str | os.PathLike) -> Path:
             bottom.grid(alpha=0.3)
             figure.savefig(temp, format="png", dpi=110)
 
-    return _write_atomically(Path(path), draw)
+    return write_atomically(Path(path), draw)

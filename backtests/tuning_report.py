@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -33,6 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from backtests.files import write_atomically
 from backtests.overfitting import DSR_MEANING, PBO_MEANING
 from backtests.tuning import OBJECTIVES, STOP_PARAM, TAKE_PROFIT_PARAM, Evaluation, TuneOutcome, score
 from strategies.risk import format_number, format_percent
@@ -209,30 +209,15 @@ def plot_is_oos(evaluation: Evaluation, path: str | os.PathLike) -> Path:
 
 def _save_figure(figure: Figure, path) -> Path:
     path = Path(path)
-    return _atomic(path, lambda temp: figure.savefig(temp, format="png"))
-
-
-def _atomic(path: Path, write) -> Path:
-    """Write through a temp file in the same directory, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temp)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda temp: figure.savefig(temp, format="png"))
 
 
 def _write_text(path: Path, text: str) -> Path:
-    return _atomic(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    return write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return _atomic(path, lambda temp: frame.to_csv(temp, index=False, lineterminator="\n"))
+    return write_atomically(path, lambda temp: frame.to_csv(temp, index=False, lineterminator="\n"))
 
 
 def verdict(evaluation: Evaluation) -> str:

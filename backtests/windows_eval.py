@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tqdm import tqdm
 
 import data
 from backtests.errors import RunError
+from backtests.files import write_atomically
 from backtests.metrics import drawdown_series
 from backtests.regime_eval import realized_regimes
 from backtests.result import RunResult
@@ -273,18 +273,8 @@ def format_summary(summary: pd.DataFrame, strategy: str, table: pd.DataFrame,
 
 def write_window_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """The per-window table as CSV (ISO dates, one row per window), written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".csv", dir=path.parent)
-    os.close(handle)
-    try:
-        table.to_csv(temp, index=False, date_format="%Y-%m-%d", lineterminator="\n", float_format="%.10g")
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda temp: table.to_csv(
+        temp, index=False, date_format="%Y-%m-%d", lineterminator="\n", float_format="%.10g"))
 
 
 def read_windows(path: str | os.PathLike) -> list[Window]:

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 import backtests.compare as compare_module
 import data
 from backtests.compare import build_comparison, load_saved, run_strategies, side_by_side
-from backtests.compare_html import format_cell, monthly_returns
+from backtests.compare_html import monthly_returns
 from backtests.errors import RunError
 from backtests.market import MarketSpec
-from backtests.metrics import format_table, metrics_table
+from backtests.metrics import format_table, format_value, metrics_table
 from backtests.outputs import load_run
 from backtests.windows_eval import window_returns
 from cli import main
@@ -202,7 +202,7 @@ def test_report_metrics_cells_are_the_terminal_table_cells(compared, saved):
     terminal = format_table(table).splitlines()[1:]
     for line, cells, (label, unit), values in zip(terminal, page.cells, table.index, table.to_numpy()):
         assert cells[0] == label
-        assert cells[1:] == [format_cell(float(v), unit) for v in values]
+        assert cells[1:] == [format_value(float(v), unit) for v in values]
         assert re.split(r"\s{2,}", line.strip())[1:] == cells[1:]
 
 
