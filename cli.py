@@ -12,8 +12,20 @@ import sys
 import click
 import pandas as pd
 
+from backtests import cboe_twins
 from backtests.errors import RunError
+from backtests.regime_eval import (
+    MODELS,
+    WINDOWS,
+    evaluate,
+    format_scorecard,
+    format_session,
+    session_report,
+)
+from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
+from data import SOURCES
 from data.errors import DataError
+from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame
 from strategies.config import load_config, merge_settings
 from strategies.errors import ConfigError
 from strategies.registry import STRATEGIES
@@ -201,7 +213,6 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
 
 # --- tune command ---
 
-from backtests.tuning import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS  # noqa: E402
 
 
 def _range_of(rule):
@@ -433,7 +444,6 @@ def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refr
 
 # --- windows command ---
 
-from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame  # noqa: E402
 
 
 @main.command("windows")
@@ -490,7 +500,6 @@ def windows_command(kind, start, end, before, after, output_format):
 
 # --- options commands ---
 
-from backtests import cboe_twins  # noqa: E402
 
 
 @main.group("options")
@@ -528,15 +537,6 @@ def options_benchmark(index_name, start, end, vol_method):
 
 # --- regime commands ---
 
-from backtests.regime_eval import (  # noqa: E402
-    MODELS,
-    WINDOWS,
-    evaluate,
-    format_scorecard,
-    format_session,
-    session_report,
-)
-from data import SOURCES  # noqa: E402
 
 
 @main.group("regime", invoke_without_command=True)

@@ -66,6 +66,7 @@ from backtests.errors import RunError
 from backtests.market import Market, prepare_market, window_market
 from backtests.overfitting import PBOResult, deflated_sharpe_of, pbo_cscv
 from backtests.runner import run_backtest
+from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
 from data.windows import WINDOW_KINDS
@@ -74,20 +75,10 @@ from strategies.registry import get_strategy
 from strategies.risk import StopRule, TakeProfit
 from strategies.rulespec import parse_range
 
-OBJECTIVES = {
-    "sharpe": "mean / sample standard deviation of the window returns (per window, not annualised)",
-    "sortino": "mean / downside deviation of the window returns (target 0, over all windows; per window, "
-               "not annualised)",
-    "calmar": "geometric mean window return / deepest fall of the compounded window sequence",
-    "hit-rate": "share of windows with a positive return",
-    "mean-window-return": "arithmetic mean of the window returns",
-}
-SAMPLERS = ("grid", "tpe", "random")
 STUDY_FORMAT = 1  # bumped when what a study stores changes, so an old study is refused, not misread
 STOP_PARAM = "stop_level"
 TAKE_PROFIT_PARAM = "take_profit_level"
 STUDY_FILE = "study.db"
-DEFAULT_MIN_TRAIN_YEARS = 3
 SQLITE_BUSY_SECONDS = 60  # a worker waits this long for SQLite's write lock before giving up
 OPEN_ATTEMPTS = 5  # workers that create one PostgreSQL study at once may race on its tables
 SIGINT_GRACE_SECONDS = 5.0  # how long interrupted workers get to record their trial before being told
