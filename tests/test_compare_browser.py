@@ -115,3 +115,30 @@ def test_report_is_a_single_file_and_unchanged_by_opening(report, tmp_path):
     assert siblings == ["compare.html", "metrics.csv", "windows.csv"]
     assert pd.read_csv(report.parent / "metrics.csv", index_col=[0, 1]).shape[1] == len(STRATEGIES) + 1
     assert np.isfinite(pd.read_csv(report.parent / "windows.csv")[list(STRATEGIES)].to_numpy()).all()
+
+
+def _console_messages(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_pages_load_without_console_errors(report, tmp_path):
+    """The compare report and a quantstats tearsheet open with nothing on the browser's console
+    (quantstats' template calls an undefined save() on load; the tearsheet writer removes it)."""
+    from backtests.market import MarketSpec, prepare_market
+    from backtests.reports import write_tearsheet
+    from backtests.runner import RunSettings, run_backtest
+
+    market = prepare_market(MarketSpec(start="2016-01-04", end="2018-12-31"))
+    tearsheet = write_tearsheet(run_backtest(RunSettings("defensive"), market), tmp_path / "tearsheet.html")
+    for page in (report, tearsheet):
+        done = _chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri())
+        assert _console_messages(done.stderr) == [], page.name
+        assert "</table>" in done.stdout
+
+
+def test_console_messages_are_caught(tmp_path):
+    """The check above can fail: a page with a script error shows up on the console."""
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body onload="save()"><p>x</p></body></html>')
+    done = _chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri())
+    assert any("save is not defined" in line for line in _console_messages(done.stderr))
