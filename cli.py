@@ -79,6 +79,22 @@ class DateParam(click.ParamType):
         return day.normalize()
 
 
+def market_data_options(command):
+    """The data options of the commands that run strategies (backtest, compare), declared once."""
+    options = [
+        click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default=None,
+                     help="Market data source [default: embedded]."),
+        click.option("--data-dir", type=click.Path(file_okay=False),
+                     help="Directory of CSV files (--source csv)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory."),
+        click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD."),
+        click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD."),
+    ]
+    for option in reversed(options):  # click lists options in the order the decorators are written
+        command = option(command)
+    return command
+
+
 # --- backtest command ---
 
 
@@ -103,12 +119,7 @@ def _checked(parse):
               "(see `cli.py strategies`).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML or TOML file with any of these settings; command-line options win.")
-@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default=None,
-              help="Market data source [default: embedded].")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
-@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
-@click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
-@click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
+@market_data_options
 @click.option("--window", type=click.Choice(["full", "triple-witching", "year-end", "santa-claus",
                                              "monthly-expiry"]), default=None,
               help="Trade only inside these windows (cash outside) [default: full].")
@@ -177,12 +188,7 @@ def list_strategies():
 @click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
 @click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/compare-<time>/].")
-@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default=None,
-              help="Market data source [default: embedded].")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
-@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
-@click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD.")
-@click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD.")
+@market_data_options
 @click.option("--seed", type=int, help="Seed of the bootstrap confidence intervals [0].")
 def compare_command(strategies, runs_from, more_runs, out, **options):
     """Compare strategies side by side: run them on the same data (prepared once) or load saved runs
