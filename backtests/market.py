@@ -66,8 +66,12 @@ class Market:
     data_hash: str
     notes: list[str]
     proxies: dict[str, str]
-    stepped: bool = False  # True when only window sessions are kept (window_market)
-    block_start: np.ndarray | None = None  # stepped: True on the first session after a gap
+
+    @property
+    def stepped(self) -> bool:
+        """True when only window sessions are kept (window_market): the option market then marks
+        the first session after each gap."""
+        return self.options.block_start is not None
 
 
 def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
@@ -125,8 +129,7 @@ def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray |
                            block_start=block_start)
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
-                  market.data_hash, market.notes, market.proxies, stepped=block_start is not None,
-                  block_start=block_start)
+                  market.data_hash, market.notes, market.proxies)
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,

@@ -63,7 +63,7 @@ class OptionMarket:
     expiries: pd.DatetimeIndex  # listed monthly expiry sessions
     div_yield: float = 0.02
     skew: SkewParams = field(default_factory=SkewParams)
-    vol_source: np.ndarray | None = None  # e.g. "vix" / "garch", recorded on fills
+    vol_source: np.ndarray | None = None  # where each session's vol came from ("vix", "garch", ...)
     block_start: np.ndarray | None = None  # stepped markets: True on the first session after a gap
 
     def __post_init__(self):
@@ -134,9 +134,6 @@ class OptionBook:
 
     def positions(self) -> dict[OptionContract, float]:
         return {c: lot.quantity for c, lot in self.lots.items() if lot.quantity}
-
-    def pending_quantity(self, contract: OptionContract) -> float:
-        return sum(q for c, q, _ in self.pending if c == contract)
 
     def value(self, i: int) -> float:
         """Mark-to-model value of all positions at session i's close (mid prices)."""

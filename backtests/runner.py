@@ -122,8 +122,8 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     returns.name = settings.strategy
     close = market.bars["SPY"]["close"]
     benchmark = close.pct_change().fillna(0.0)
-    if market.block_start is not None:
-        benchmark[market.block_start] = 0.0  # nothing is held across the gap between windows
+    if market.stepped:
+        benchmark[market.options.block_start] = 0.0  # nothing is held across the gap between windows
     benchmark.name = "benchmark"
     state = pd.DataFrame(strategy.state_log).set_index("date")
     orders = pd.DataFrame(strategy.order_log + (book.fills if book else []), columns=ORDER_COLUMNS)
