@@ -115,8 +115,8 @@ def _checked(parse):
 
 
 @main.command()
-@click.option("--strategy", required=True, help="momentum | neutral | defensive | playbook | benchmark "
-              "(see `cli.py strategies`).")
+@click.option("--strategy", help="momentum | neutral | defensive | playbook | benchmark "
+              "(see `cli.py strategies`); required here or as `strategy:` in --config.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML or TOML file with any of these settings; command-line options win.")
 @market_data_options
@@ -157,6 +157,8 @@ def backtest(config_path, no_tearsheet, **options):
 
     file_settings = load_config(config_path) if config_path else {}
     settings = merge_settings(file_settings, options)
+    if not settings.get("strategy"):  # a config file may name it, so click cannot require it
+        raise click.UsageError("Missing option '--strategy' (give it here or as `strategy:` in the --config file).")
     outcome = jobs.backtest(settings, tearsheet=not no_tearsheet)
     for note in outcome.notes:
         click.echo(f"note: {note}")
