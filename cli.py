@@ -158,7 +158,8 @@ def backtest(config_path, no_tearsheet, **options):
     file_settings = load_config(config_path) if config_path else {}
     settings = merge_settings(file_settings, options)
     if not settings.get("strategy"):  # a config file may name it, so click cannot require it
-        raise click.UsageError("Missing option '--strategy' (give it here or as `strategy:` in the --config file).")
+        raise click.UsageError("Missing option '--strategy' (give it here or as `strategy:` in the "
+                               "--config file).")
     outcome = jobs.backtest(settings, tearsheet=not no_tearsheet)
     for note in outcome.notes:
         click.echo(f"note: {note}")

@@ -24,7 +24,7 @@ def main(argv=None):
     parser.add_argument("--strategy", default="momentum")
     parser.add_argument("--start", help="first session, YYYY-MM-DD [the data's first]")
     parser.add_argument("--end", help="last session, YYYY-MM-DD [the data's last]")
-    parser.add_argument("--out", help="write the second run's files here (returns.csv, trades.csv, run.json, ...)")
+    parser.add_argument("--out", help="write the second run's files here (returns.csv, run.json, ...)")
     args = parser.parse_args(argv)
 
     market = prepare_market(MarketSpec(start=args.start, end=args.end))  # the slow part, done once

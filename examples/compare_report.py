@@ -23,7 +23,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     args = parser.parse_args(argv)
 
-    settings = {"start": args.start, "end": args.end, "window": None if args.window == "full" else args.window}
+    window = None if args.window == "full" else args.window
+    settings = {"start": args.start, "end": args.end, "window": window}
     outcome = compare(strategies=args.strategies, settings=settings, out=args.out, show_progress=False)
     print(outcome.text)
     print(f"report: {outcome.report}")

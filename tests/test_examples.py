@@ -96,8 +96,9 @@ def test_backtest_without_a_strategy_is_one_line_and_exit_2(tmp_path, args):
         config = tmp_path / "run.yaml"
         config.write_text("window: year-end\n")
         args = ("--config", config)
-    done = subprocess.run([sys.executable, "cli.py", "backtest", *map(str, args), "--out", str(tmp_path / "o")],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    command = [sys.executable, "cli.py", "backtest", *map(str, args), "--out", str(tmp_path / "o")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2
     assert "Missing option '--strategy'" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()

@@ -52,7 +52,8 @@ def compute(progress=None) -> dict:
     from backtests.windows_eval import RESAMPLES, event_summary, window_table
 
     say = progress or (lambda text: None)
-    figures: dict = {"about": __doc__.split("\n\n")[0].strip(), "command": "python tests/golden/regenerate.py",
+    figures: dict = {"about": __doc__.split("\n\n")[0].strip(),
+                     "command": "python tests/golden/regenerate.py",
                      "tolerance": {"rtol": RTOL, "atol": ATOL}}
     started = time.perf_counter()
     results, market = run_strategies(STRATEGIES, MarketSpec(), show_progress=False)
@@ -79,10 +80,13 @@ def compute(progress=None) -> dict:
             rows[result.strategy] = _row(summary.loc["strategy"])
             rows[f"{result.strategy} - index"] = _row(summary.loc["excess"])
             rows.setdefault(INDEX, _row(summary.loc["benchmark"]))
+        lengths = [w.sessions for w in market.windows]
         order = [*STRATEGIES, INDEX, *(f"{name} - index" for name in STRATEGIES)]
         figures["windows"][kind] = {
             "before": market.spec.before, "after": market.spec.after, "windows": len(market.windows),
-            "first_event": f"{market.windows[0].event:%Y-%m-%d}", "last_event": f"{market.windows[-1].event:%Y-%m-%d}",
+            "sessions_per_window": [min(lengths), max(lengths)],
+            "first_event": f"{market.windows[0].event:%Y-%m-%d}",
+            "last_event": f"{market.windows[-1].event:%Y-%m-%d}",
             "bootstrap": {"resamples": RESAMPLES, "seed": 0},
             "event_study": {name: rows[name] for name in order},
         }
@@ -166,7 +170,8 @@ def diff(old: dict, new: dict, rtol: float = RTOL, atol: float = ATOL) -> list[s
             a, b = before[key], after[key]
             change = ""
             if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a:
-                change = f" ({(b - a) / abs(a):+.2g})" if abs((b - a) / a) < 0.01 else f" ({(b - a) / abs(a):+.0%})"
+                relative = (b - a) / abs(a)
+                change = f" ({relative:+.2g})" if abs(relative) < 0.01 else f" ({relative:+.0%})"
             lines.append(f"{key}: {a!r} -> {b!r}{change}")
     return lines
 
@@ -196,6 +201,12 @@ def _data_line(figures: dict) -> str:
             f"parameters and risk rules")
 
 
+def _span(block: dict) -> str:
+    """How long the windows of a kind are: "11 sessions each", or "7 to 10 sessions each"."""
+    low, high = block["sessions_per_window"]
+    return f"{low} sessions each" if low == high else f"{low} to {high} sessions each"
+
+
 def render_readme(figures: dict) -> str:
     """The README's table: one row per strategy; full-history figures, then the mean window return."""
     units = figures["full"]["units"]
@@ -204,14 +215,16 @@ def render_readme(figures: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in (*STRATEGIES, INDEX):
         run = figures["full"]["runs"][name]
-        cells = [f"`{name}`" if name != INDEX else name, *(_fmt(run[label], units[label]) for label in README_METRICS)]
+        cells = [f"`{name}`" if name != INDEX else name,
+                 *(_fmt(run[label], units[label]) for label in README_METRICS)]
         cells += [_pct(figures["windows"][kind]["event_study"][name]["mean"]) for kind in README_KINDS]
         lines.append("| " + " | ".join(cells) + " |")
-    windows = ", ".join(f"{figures['windows'][k]['windows']} {k} windows" for k in README_KINDS)
+    windows = "; ".join(f"{figures['windows'][k]['windows']} {k} windows, {_span(figures['windows'][k])}"
+                        for k in README_KINDS)
     lines.append("")
     lines.append(f"{_data_line(figures)}. Full-history columns as `cli.py backtest` prints them; the window "
-                 f"columns are the mean return per window of a windows-only run ({windows}, 5 sessions "
-                 f"either side), from the close before a window to the close after it, not annualised. "
+                 f"columns are the mean return per window of a windows-only run ({windows}), from the close "
+                 f"before a window to the close after it, not annualised. "
                  f"Generated from `tests/golden/figures.json` by `python tests/golden/regenerate.py`; "
                  f"every figure and every window kind: [docs/results.md](docs/results.md).")
     return "\n".join(lines)
@@ -222,9 +235,9 @@ def render_results(figures: dict) -> str:
     units = figures["full"]["units"]
     runs = figures["full"]["runs"]
     names = [*STRATEGIES, INDEX]
-    lines = ["## Full history", "", f"{_data_line(figures)}; the metrics table of `cli.py backtest --strategy "
-             f"NAME` for each strategy (definitions: [Reports](reports.md)); the index is the buy-and-hold "
-             f"S&P 500 proxy the tables call `benchmark`.", ""]
+    lines = ["## Full history", "", f"{_data_line(figures)}; the metrics table of `cli.py backtest "
+             f"--strategy NAME` for each strategy (definitions: [Reports](reports.md)); the index is the "
+             f"buy-and-hold S&P 500 proxy the tables call `benchmark`.", ""]
     lines.append("| metric | " + " | ".join(names) + " |")
     lines.append("|---|" + "---:|" * len(names))
     for label, unit in units.items():
@@ -233,7 +246,7 @@ def render_results(figures: dict) -> str:
         lines += ["", f"## {kind} windows", ""]
         lines.append(
             f"{block['windows']} windows, events {block['first_event']} .. {block['last_event']}, "
-            f"{block['before']} sessions before and {block['after']} after each; each strategy run "
+            f"{_span(block)}; each strategy run "
             f"windows-only (`cli.py backtest --strategy NAME --window {kind}`). Window return = close "
             f"before the first session to close after the last, not annualised; hit rate = share of "
             f"windows above 0; t-stat = mean / (std / sqrt(windows)); 95% CI = percentile bootstrap of "
@@ -303,7 +316,8 @@ def main(argv=None) -> int:
     new = compute(progress=lambda text: print(f"  {text}", file=sys.stderr))
     old = load() if FIGURES.exists() else {}
     lines = diff(old, new)
-    print("\n".join(lines) if lines else f"no figure moved beyond rtol {RTOL:g} in {FIGURES.relative_to(ROOT)}")
+    unmoved = f"no figure moved beyond rtol {RTOL:g} in {FIGURES.relative_to(ROOT)}"
+    print("\n".join(lines) if lines else unmoved)
     if args.check:
         return 1 if lines else 0
     dump(new)
