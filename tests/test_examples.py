@@ -102,3 +102,17 @@ def test_backtest_without_a_strategy_is_one_line_and_exit_2(tmp_path, args):
     assert done.returncode == 2
     assert "Missing option '--strategy'" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _python_block(page: Path) -> str:
+    return re.search(r"```python\n(.*?)```", page.read_text(), re.S).group(1)
+
+
+def test_the_python_quickstart_of_the_readme_and_the_docs_runs():
+    """The README's and docs/getting-started.md's Python snippet is one, and it prints the table."""
+    snippet = _python_block(ROOT / "README.md")
+    assert snippet == _python_block(ROOT / "docs" / "getting-started.md")
+    out = run("-c", snippet)
+    header, *rows = out.strip().splitlines()
+    assert header.split() == ["metric", "momentum", "neutral", "benchmark"]
+    assert any(row.startswith("Sharpe ") for row in rows) and len(rows) >= 10

@@ -210,6 +210,10 @@ def _span(block: dict) -> str:
 def render_readme(figures: dict) -> str:
     """The README's table: one row per strategy; full-history figures, then the mean window return."""
     units = figures["full"]["units"]
+    missing = [label for label in README_METRICS if label not in units]
+    if missing:  # the metrics table was changed: say which README column to rename, don't guess
+        raise KeyError(f"README_METRICS names {missing}, which the metrics table no longer has; "
+                       f"it has {list(units)}")
     head = ["strategy", *(f"{label}" for label in README_METRICS),
             *(f"mean {kind} window" for kind in README_KINDS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
