@@ -1,4 +1,5 @@
-"""MkDocs hook: the doctests in the code's docstrings render as code blocks on the API page.
+"""MkDocs hooks: doctests in docstrings render as code on the API page; the CLI reference shows no
+click sentinel.
 
 Docstrings here are plain text with `>>>` examples, not Google-style "Examples:" sections; without
 this, Markdown would run an example and its output together into one paragraph (and read
@@ -46,3 +47,9 @@ class DoctestExtension(Extension):
 def on_config(config):
     config.markdown_extensions.append(DoctestExtension())
     return config
+
+
+def on_page_content(html, page, config, files):
+    """mkdocs-click prints click 8.2's "no default" sentinel as a default; the CLI reference says
+    "-" there, as `--help` shows nothing."""
+    return html.replace("<td><code>Sentinel.UNSET</code></td>", "<td>-</td>")
