@@ -1,7 +1,7 @@
 """A backtest from Python: prepare the market once, run a playbook twice on it (its default risk
 rules, then a 3% trailing stop), print the metrics table and write the second run's files.
 
-    python examples/backtest_from_python.py                      # 1999-2018, embedded data
+    python examples/backtest_from_python.py                      # all the embedded history
     python examples/backtest_from_python.py --start 2016-01-04 --out /tmp/momentum
 
 The same objects `cli.py backtest` builds: MarketSpec -> prepare_market -> Market (data, signals,

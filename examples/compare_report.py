@@ -2,7 +2,7 @@
 (metrics table, equity curves, drawdowns, monthly heatmaps, and with a window kind the event study,
 per-window returns and the column's claims).
 
-    python examples/compare_report.py --out results/compare-tw          # triple witching, 1999-2018
+    python examples/compare_report.py --out results/compare-tw          # triple witching, all the history
     python examples/compare_report.py --window year-end --start 2012-01-03 --out /tmp/ye
 
 What `cli.py compare --strategies ... --window ...` runs; open OUT/compare.html in a browser.

@@ -2,7 +2,7 @@
 backtest over every triple-witching window, then judged walk-forward (each year scored with the
 stop chosen on the years before it) against the strategy's default rule.
 
-    python examples/tune_stop_loss.py --out results/tune-example        # 1999-2018, 2%..10% by 2%
+    python examples/tune_stop_loss.py --out results/tune-example        # all the history, 2%..10% by 2%
     python examples/tune_stop_loss.py --stop trailing:2%..6%:2% --start 2012-01-03 --out /tmp/tune
 
 What `cli.py tune` runs; the study (study.db) resumes if run again with the same --out.

@@ -1,7 +1,7 @@
 """A year-end event study: each strategy held only in the last two weeks of December (5 sessions
 either side of the year-end event), one row per window, and whether it beat buy-and-hold there.
 
-    python examples/year_end_event_study.py                       # 1999-2018, embedded data
+    python examples/year_end_event_study.py                       # all the embedded history
     python examples/year_end_event_study.py --start 2010-01-04 --out /tmp/year-end
 
 Prints the event-study summary (mean, median, hit rate, t-stat and bootstrap CI of the window
