@@ -38,6 +38,8 @@ from strategies.rulespec import (
     parse_take_profit,
     parse_tranches,
 )
+from strategies.volsurface import METHODS as VOL_METHODS
+from strategies.volsurface import VRP_RATIO
 
 USER_ERRORS = (DataError, ConfigError, RunError)
 
@@ -520,9 +522,12 @@ def options_group():
               help="First session of the comparison (YYYY-MM-DD) [the embedded data's first].")
 @click.option("--end", type=DateParam(), default=None,
               help="Last session (YYYY-MM-DD) [the embedded data's last, 2018-12-31].")
-@click.option("--vol-method", type=click.Choice(["garch", "realized"]), default="garch", show_default=True,
-              help="Implied-vol proxy where there is no VIX: GARCH or trailing realised vol, x1.28.")
-def options_benchmark(index_name, start, end, vol_method):
+@click.option("--vol-method", type=click.Choice(VOL_METHODS), default="ewma", show_default=True,
+              help="Realised-vol forecast where there is no VIX (bias-corrected walk-forward, then x the "
+                   "implied/realised ratio): RiskMetrics EWMA, GARCH(1,1) or trailing 21-session.")
+@click.option("--vrp-ratio", type=click.FloatRange(min=0.5, max=3.0), default=VRP_RATIO, show_default=True,
+              help="Implied / realised volatility on that forecast; default Bondarenko 2019's 19.3/15.1.")
+def options_benchmark(index_name, start, end, vol_method, vrp_ratio):
     """Run our synthetic twin of a Cboe strategy index on the embedded S&P 500 and print it beside
     the S&P 500 (same sessions, both with a 2% dividend yield) and the published figures: annualised
     return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM volatility / S&P 500
@@ -536,8 +541,9 @@ def options_benchmark(index_name, start, end, vol_method):
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
                                  param_hint="'--start'")
-    market = cboe_twins.twin_market(start, end, vol_method)
-    click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method)))
+    market = cboe_twins.twin_market(start, end, vol_method, vrp_ratio)
+    click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method,
+                                                                    vrp_ratio=vrp_ratio)))
 
 
 
