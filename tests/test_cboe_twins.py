@@ -23,6 +23,8 @@ from click.testing import CliRunner
 from backtests.cboe_twins import (
     INDICES,
     IV_RULE,
+    PERIOD_RULES,
+    PUBLISHED_VIX,
     RULES,
     SPX,
     Check,
@@ -32,13 +34,14 @@ from backtests.cboe_twins import (
     iv_ratio,
     measure,
     run_twin,
+    vix_year_gaps,
     worst_month,
 )
 from backtests.errors import RunError
 from backtests.optionbook import OptionMarket
 from cli import main
 from strategies.options import OptionCosts, price
-from strategies.volsurface import smile_vol
+from strategies.volsurface import smile_vol, vix_of_atm
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Series.values returning an ndarray that drops timezone:pandas.errors.Pandas4Warning"
@@ -75,7 +78,7 @@ def rule_of(index, name):
 BANDS = [
     ("bxm", "vol_ratio"),
     pytest.param("bxm", "return_gap", marks=pytest.mark.xfail(
-        strict=True, reason="measured +4.61 pp a year (band -2.5 to +2.5): the proxy's at-the-money "
+        strict=True, reason="measured +3.73 pp a year (band -2.5 to +2.5; +4.61 before the bias-corrected proxy): the at-the-money "
                             "calls are rich against what they paid out")),
     ("bxm", "drawdown_ratio"),
     ("pput", "return_gap"),
@@ -106,11 +109,64 @@ def test_iv_ratio_matches_an_independent_computation(full_market):
     close = pd.Series(full_market.close, index=full_market.dates)
     squares = np.log(close).diff() ** 2
     forward = np.sqrt(252 * squares.rolling(21).mean().shift(-21))  # returns t+1 .. t+21
-    model = pd.Series(full_market.vol_source, index=full_market.dates).isin(["garch", "realized"])
+    model = pd.Series(full_market.vol_source, index=full_market.dates).isin(["ewma", "garch", "realized"])
     use = model & forward.notna()
-    expected = full_market.atm_vol[use.to_numpy()].mean() / forward[use].mean()
+    # the VIX level of each session's smile, by Cboe's formula on our smile
+    expected = vix_of_atm(full_market.atm_vol[use.to_numpy()]).mean() / forward[use].mean()
     assert iv_ratio(full_market) == pytest.approx(expected, rel=1e-12)
     assert use.sum() > 3000  # 1999-2013 less the warm-up year and the last month
+
+
+# --- the same sessions as a published figure ------------------------------------------------------
+
+PUT_0615 = [rule for rule in PERIOD_RULES if rule.index == "put"]
+
+
+@pytest.fixture(scope="module")
+def put_0615(full_market):
+    keep = (full_market.dates >= "2006-01-01") & (full_market.dates <= "2015-12-31")
+    return run_twin("put", cut_market(full_market, keep))
+
+
+@pytest.mark.parametrize("period", [
+    pytest.param(PUT_0615[0], marks=pytest.mark.xfail(
+        strict=True, reason="measured 8.68% a year vs the published 6.59% (band 5.09% - 8.09%): the "
+                            "proxy's puts are still rich in 2008-2009, when a realised-vol forecast x 1.278 "
+                            "sits 10 and 4 points above the VIX of those years (VIX under realised vol)")),
+    PUT_0615[1],
+], ids=["put-2006-2015", "sp500-leg-2006-2015"])
+def test_put_twin_on_the_published_2006_2015_sessions(period, put_0615):
+    check = Check(period.rule(), measure(period.measure, put_0615))
+    assert check.status == "PASS", f"{period.measure} = {check.value:.4%}"
+
+
+def test_the_put_2006_2015_figures_are_the_twins_cagr_on_those_sessions(put_0615, full_market):
+    assert put_0615.returns.index[0] == pd.Timestamp("2006-01-20")  # the first roll of 2006
+    assert put_0615.returns.index[-1] == pd.Timestamp("2015-12-31")
+    assert measure("cagr", put_0615) == pytest.approx(_cagr(put_0615.returns.to_numpy()), rel=1e-9)
+    sp500 = _cagr(put_0615.benchmark.to_numpy())
+    assert measure("benchmark_cagr", put_0615) == pytest.approx(sp500, rel=1e-9)
+    # the full-range report judges the same sessions as the 2006-2015 run
+    report = benchmark_report("put", full_market, with_costs=None)
+    period = {c.rule.measure: c.value for c in report.checks if c.rule.measure in ("cagr", "benchmark_cagr")}
+    assert period == {name: measure(name, put_0615) for name in ("cagr", "benchmark_cagr")}
+    # other twins, and runs that do not span 2006-2015, get no such line
+    short = cut_market(full_market, full_market.dates >= "2010-01-01")
+    for report in (benchmark_report("bxm", full_market, with_costs=None),
+                   benchmark_report("put", short, with_costs=None)):
+        assert not any(c.rule.measure == "cagr" for c in report.checks)
+
+
+def test_vix_year_gaps_match_pandas(full_market):
+    gaps = vix_year_gaps(full_market)
+    frame = pd.DataFrame({"vix": 100 * vix_of_atm(full_market.atm_vol), "source": full_market.vol_source},
+                         index=full_market.dates)
+    by_year = frame.groupby(frame.index.year)
+    whole_model = by_year["source"].agg(lambda s: s.isin(["ewma", "garch", "realized"]).all())
+    years = [y for y in PUBLISHED_VIX if y in whole_model.index and whole_model[y]]
+    assert list(gaps.index) == years and years[0] == 2001 and years[-1] == 2013  # 1999-2000: warm-up
+    for year in years:
+        assert gaps[year] == pytest.approx(by_year["vix"].mean()[year] - PUBLISHED_VIX[year], rel=1e-12)
 
 
 def _max_drawdown(returns):
@@ -357,7 +413,7 @@ def test_cli_prints_the_report_of_the_library(full_market):
                                        "--start", "2016-01-01", "--end", "2018-12-31"])
     assert result.exit_code == 0, result.output
     keep = (full_market.dates >= "2016-01-01") & (full_market.dates <= "2018-12-31")
-    expected = format_report(benchmark_report("pput", cut_market(full_market, keep), "garch"))
+    expected = format_report(benchmark_report("pput", cut_market(full_market, keep), "ewma"))
     assert result.output == expected + "\n"
     lines = result.output.splitlines()
     assert lines[0].startswith("PPUT (5% Put Protection) twin vs S&P 500, 2016-01-15 to 2018-12-31")
