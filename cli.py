@@ -139,7 +139,7 @@ def _checked(parse):
 @click.option("--commission", type=click.FloatRange(0), help="Commission per share [0.005].")
 @click.option("--option-commission", type=click.FloatRange(0), help="Commission per contract [0.65].")
 @click.option("--option-spread", callback=_checked(parse_percent),
-              help="Option bid-ask as a fraction of price, e.g. 3%.")
+              help="Option bid-ask width in vol at 20% implied vol, widening with vol squared, e.g. 0.5%.")
 @click.option("--tax-rate", callback=_checked(parse_percent), help="Tax on realised gains, reported apart.")
 @click.option("--cash", type=click.FloatRange(min=1000), help="Starting cash [1,000,000].")
 @click.option("--out", type=click.Path(file_okay=False),
@@ -150,7 +150,7 @@ def backtest(config_path, no_tearsheet, **options):
     """Run one strategy and write returns, trades, orders, positions, a tearsheet and run.json."""
     costs = {key: options.pop(name) for name, key in (
         ("slippage_bp", "slippage_bp"), ("commission", "commission_per_share"),
-        ("option_commission", "option_commission_per_contract"), ("option_spread", "option_spread_fraction"),
+        ("option_commission", "option_commission_per_contract"), ("option_spread", "option_spread_vol"),
         ("tax_rate", "tax_rate")) if options.get(name) is not None}
     for name in ("slippage_bp", "commission", "option_commission", "option_spread", "tax_rate"):
         options.pop(name, None)

@@ -38,8 +38,9 @@ return. The S&P 500 is bought at the same open as the twin's first roll, so both
 sessions with the same exposure timing.
 
 Costs: Cboe's indices pay none. Twins run with zero option spread and commission (`ZERO_COSTS`) for
-the checks; `benchmark_report` also runs them with `OptionCosts()` (3% spread, 0.05 tick, 0.65 per
-contract) for a second line. Index trades are free in both.
+the checks; `benchmark_report` also runs them with `OptionCosts()` (a spread of 0.5 vol points at 20%
+implied vol, widening with the square of the vol; 0.05 tick; 0.65 per contract) for a second line.
+Index trades are free in both.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ INDEX_NAMES = {
     "put": "PUT (PutWrite)",
 }
 SPX = ContractSpec(root="SPX", scale=1.0, strike_step=5.0, multiplier=100)
-ZERO_COSTS = OptionCosts(spread_fraction=0.0, min_tick=0.0, commission_per_contract=0.0)
+ZERO_COSTS = OptionCosts(spread_vol=0.0, min_tick=0.0, commission_per_contract=0.0)
 DEFAULT_COSTS = OptionCosts()  # the playbooks' default costs: the report's "with costs" line
 START_VALUE = 1_000_000.0
 QUARTER_MONTHS = (3, 6, 9, 12)
@@ -633,7 +634,8 @@ def format_report(report: BenchmarkReport) -> str:
                      f"{_pct(figures['max_drawdown']):>9}{figures['sharpe']:>8.2f}")
     note = f"Sharpe over the T-bill account's {report.cash_rate:.2%} a year"
     if report.costs is not None:
-        note += (f"; with costs: {report.costs.spread_fraction:.0%} option spread, "
+        note += (f"; with costs: option spread {report.costs.spread_vol * 100:g} vol points wide at "
+                 f"{report.costs.reference_vol:.0%} vol (x (vol / {report.costs.reference_vol:.0%})^2), "
                  f"{report.costs.min_tick:g} tick, {report.costs.commission_per_contract:g} a contract")
     lines.append(f"({note}; the bands judge the twin without costs)")
     lines.append("")

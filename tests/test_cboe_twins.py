@@ -78,8 +78,8 @@ def rule_of(index, name):
 BANDS = [
     ("bxm", "vol_ratio"),
     pytest.param("bxm", "return_gap", marks=pytest.mark.xfail(
-        strict=True, reason="measured +3.73 pp a year (band -2.5 to +2.5; +4.61 before the bias-corrected proxy): the at-the-money "
-                            "calls are rich against what they paid out")),
+        strict=True, reason="measured +3.73 pp a year (band -2.5 to +2.5; +4.61 before the bias-corrected "
+                            "proxy): the at-the-money calls are rich against what they paid out")),
     ("bxm", "drawdown_ratio"),
     ("pput", "return_gap"),
     ("pput", "vol_ratio"),
