@@ -40,7 +40,7 @@ from backtests.cboe_twins import (
 from backtests.errors import RunError
 from backtests.optionbook import OptionMarket
 from cli import main
-from strategies.options import OptionCosts, price
+from strategies.options import OptionCosts, greeks, price
 from strategies.volsurface import smile_vol, vix_of_atm
 
 pytestmark = pytest.mark.filterwarnings(
@@ -340,10 +340,18 @@ def test_costs_lower_the_twin_by_what_the_fills_paid(full_market):
     bought = paid.fills[paid.fills["reason"] == "pput roll"]
     assert len(bought) == len(paid.rolls) == 12
     assert (bought["commission"] == costs.commission_per_contract * bought["quantity"]).all()
-    # the spread: half of 3% of the mid (or half a 0.05 tick) per index point
+    # the spread: half of vega x 0.5 vol points x (vol / 20%)^2 (or half a 0.05 tick) per index point,
+    # with the vega of the fill's own quote (held to the closed form of strategies.options.greeks)
     half = bought["slippage"] / (bought["quantity"] * SPX.multiplier)
-    mid = bought["price"] - half
-    assert half.to_numpy() == pytest.approx(np.maximum(0.015 * mid, 0.025).to_numpy(), rel=1e-12)
+    vol = bought["implied_vol"].to_numpy()
+    at = market.dates.get_indexer(bought["date"])
+    years = (pd.DatetimeIndex(bought["expiry"]) - pd.DatetimeIndex(bought["date"])).days.to_numpy() / 365.0
+    vega = greeks("put", market.open[at], bought["strike"].to_numpy(), years, vol, market.rate[at - 1],
+                  market.div_yield)["vega"]
+    np.testing.assert_allclose(bought["vega"].to_numpy(), vega, rtol=1e-9)
+    expected = np.maximum(0.5 * vega * 0.005 * (vol / 0.20) ** 2, 0.025)
+    assert half.to_numpy() == pytest.approx(expected, rel=1e-9)
+    assert (expected > 0.025).all()  # the vol rule, not the tick, set every one of these
     assert free.fills["commission"].sum() == 0 and free.fills["slippage"].sum() == 0
     # a twin scales with its value, so each cost paid at a roll is lost with the growth after it
     value = free.daily["value"]
