@@ -393,7 +393,7 @@ PUBLISHED_VIX = {1999: 24.4, 2000: 23.3, 2001: 25.8, 2002: 27.3, 2003: 22.0, 200
                  2006: 12.8, 2007: 17.5, 2008: 32.7, 2009: 31.5, 2010: 22.5, 2011: 24.2, 2012: 17.8,
                  2013: 14.2}
 VIX_RULE = CheckRule("vix_gap", "proxy VIX-equivalent - published VIX, mean of the model years' gaps",
-                     0.0, "Cboe, annual averages of VIX 1999-2013 (years the proxy prices whole)")
+                     None, "Cboe, annual averages of VIX 1999-2013 (years the proxy prices whole)")
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,10 @@ def test_any_admissible_price_reprices_exactly(kind, moneyness, years, position,
         return
     if upper - target <= 1e-14 * upper and math.isnan(vol):
         return  # within rounding of the upper bound: documented NaN, no finite volatility fits
+    if target - lower <= 1e-14 * upper and math.isnan(vol):
+        # at the lower bound as computed here with math.exp, which can sit one unit in the last place
+        # under numpy's exp that implied_vol uses: a price below intrinsic, documented NaN
+        return
     assert vol >= 0.0
     assert price(kind, spot, strike, years, vol, rate, div) == pytest.approx(target, rel=1e-12, abs=1e-12)
 
