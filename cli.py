@@ -527,8 +527,13 @@ def options_group():
                    "implied/realised ratio): RiskMetrics EWMA, GARCH(1,1) or trailing 21-session.")
 @click.option("--vrp-ratio", type=click.FloatRange(min=0.5, max=3.0), default=VRP_RATIO, show_default=True,
               help="Implied / realised volatility on that forecast; default Bondarenko 2019's 19.3/15.1.")
-def options_benchmark(index_name, start, end, vol_method, vrp_ratio):
-    """Run our synthetic twin of a Cboe strategy index on the embedded S&P 500 and print it beside
+@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default="embedded",
+              show_default=True,
+              help="Market data; VIX prices every session it covers (embedded 2014-2018, yahoo 1990 on).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, data_dir, cache_dir):
+    """Run our synthetic twin of a Cboe strategy index on the S&P 500 and print it beside
     the S&P 500 (same sessions, both with a 2% dividend yield) and the published figures: annualised
     return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM volatility / S&P 500
     volatility) with the published value, the tolerance band and PASS / MISS, and the implied-vol
@@ -541,7 +546,11 @@ def options_benchmark(index_name, start, end, vol_method, vrp_ratio):
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
                                  param_hint="'--start'")
-    market = cboe_twins.twin_market(start, end, vol_method, vrp_ratio)
+    if source == "csv" and not data_dir:
+        raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
+                                 param_hint="'--data-dir'")
+    market = cboe_twins.twin_market(start, end, vol_method, vrp_ratio, source=source, data_dir=data_dir,
+                                    cache_dir=cache_dir)
     click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method,
                                                                     vrp_ratio=vrp_ratio)))
 

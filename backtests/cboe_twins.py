@@ -557,19 +557,22 @@ def _covers(market: OptionMarket, period: PeriodRule) -> bool:
 
 
 def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                vol_method: str = "ewma", vrp_ratio: float = VRP_RATIO) -> OptionMarket:
-    """The playbooks' option market on the embedded data (backtests.market.prepare_market), cut to
-    start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
+                vol_method: str = "ewma", vrp_ratio: float = VRP_RATIO, source: str = "embedded",
+                data_dir: str | None = None, cache_dir: str | None = None) -> OptionMarket:
+    """The playbooks' option market (backtests.market.prepare_market; embedded data by default),
+    cut to start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
     a later --start does not restart the GARCH warm-up (it uses nothing after each session).
     """
     from backtests.market import MarketSpec, prepare_market
 
-    options = prepare_market(MarketSpec(end=end, vol_method=vol_method, vrp_ratio=vrp_ratio)).options
+    spec = MarketSpec(source=source, data_dir=data_dir, cache_dir=cache_dir, end=end, vol_method=vol_method,
+                      vrp_ratio=vrp_ratio)
+    options = prepare_market(spec).options
     if start is None:
         return options
     keep = options.dates >= start
     if keep.sum() < 2:
-        raise RunError(f"no sessions of the embedded S&P 500 from {start:%Y-%m-%d}; "
+        raise RunError(f"no sessions of the {source} S&P 500 from {start:%Y-%m-%d}; "
                        f"it ends at {options.dates[-1]:%Y-%m-%d}")
     return cut_market(options, keep)
 

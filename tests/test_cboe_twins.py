@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import data
 from backtests.cboe_twins import (
     INDICES,
     IV_RULE,
@@ -430,10 +431,37 @@ def test_cli_prints_the_report_of_the_library(full_market):
     assert statuses[-1] == "n/a"  # from 2016 the proxy is VIX: no model-priced sessions to judge
 
 
+def test_cli_uses_vix_wherever_the_source_has_it(tmp_path):
+    # a csv folder holding the embedded S&P 500 and a VIX for 2005-2016 (constant 18: a stand-in for
+    # the published series --source yahoo would load): every 2006-2015 session is then priced by VIX
+    from backtests.cboe_twins import twin_market
+    from strategies.volsurface import atm_from_vix
+
+    spy = data.load(["SPY"], None, None)["SPY"]
+    frame = spy.rename(columns={"open": "Open", "high": "High", "low": "Low", "close": "Close",
+                                "adj_close": "Adj Close", "volume": "Volume"})
+    frame.index.name = "Date"
+    frame.to_csv(tmp_path / "SPY.csv")
+    vix = frame.loc["2005-01-01":"2016-12-31", ["Open", "High", "Low", "Close", "Adj Close"]] * 0 + 18.0
+    vix.assign(Volume=0).to_csv(tmp_path / "VIX.csv")
+    market = twin_market(pd.Timestamp("2006-01-01"), pd.Timestamp("2015-12-31"), source="csv",
+                         data_dir=str(tmp_path))
+    assert (market.vol_source == "vix").all()
+    np.testing.assert_allclose(market.atm_vol, atm_from_vix(0.18))
+    result = CliRunner().invoke(main, ["options", "benchmark", "--index", "put", "--start", "2006-01-01",
+                                       "--end", "2015-12-31", "--source", "csv", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == format_report(benchmark_report("put", market)) + "\n"
+    lines = {line.split("  ")[0]: line for line in result.output.splitlines()}
+    assert lines["mean VIX-equivalent of the proxy / mean realised vol (model, not VIX)"].endswith("n/a")
+    assert "PUT annualised return, 2006-2015 (same sessions)" in lines
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--index", "pput", "--start", "2018-01-01", "--end", "2017-01-01"], "swap them"),
     (["--index", "bxw"], "'bxw' is not one of"),
     (["--index", "put", "--start", "2018-13-01"], "is not a date"),
+    (["--index", "put", "--source", "csv"], "needs a folder"),
 ])
 def test_cli_user_errors_exit_2_with_one_line(args, message):
     result = CliRunner().invoke(main, ["options", "benchmark", *args])
