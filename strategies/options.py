@@ -337,8 +337,14 @@ def implied_vol(kind, price, spot, strike, years, rate=0.0, div=0.0):
 
 
 # The quoted width of an index option, in volatility: SPREAD_VOL at REFERENCE_VOL, scaled by the square
-# of the option's own implied vol over REFERENCE_VOL. There are no option quotes offline, so the
-# anchors are stated assumptions, not measurements: one-month at-the-money SPX quotes run about
+# of the option's own implied vol over REFERENCE_VOL. Why volatility terms: Chaudhury ("Option Bid-Ask
+# Spread and Liquidity", McGill, 2011) shows a spread scaled by the option price ranks cheap options
+# as illiquid by construction and proposes quoting bid and ask as implied vols; George and Longstaff
+# (JFQA 1993, S&P 100 index options) tie spreads to market-making costs, which rise with volatility.
+# Muravyev and Pearson (RFS 2020) measure 2004-2015 quoted half-spreads on S&P 500 stocks' options at
+# 8.6% of the price on average, wider in percent out of the money, and effective spreads of timed
+# executions under 40% of quoted. None of these gives SPX index-option widths by year, and there are
+# no option quotes offline, so the level's anchors are stated assumptions, not measurements: one-month at-the-money SPX quotes run about
 # 0.1-0.2 vol points wide in calm markets (VIX 10-12, as in 2017) and a few vol points in a crisis
 # (VIX 40-60, late 2008), when market makers widen for gap and inventory risk; 0.5 points at 20%
 # gives 0.15 at 11% and 3.1 at 50%. In price terms an at-the-money option's width is then about
