@@ -344,8 +344,9 @@ def implied_vol(kind, price, spot, strike, years, rate=0.0, div=0.0):
 # Muravyev and Pearson (RFS 2020) measure 2004-2015 quoted half-spreads on S&P 500 stocks' options at
 # 8.6% of the price on average, wider in percent out of the money, and effective spreads of timed
 # executions under 40% of quoted. None of these gives SPX index-option widths by year, and there are
-# no option quotes offline, so the level's anchors are stated assumptions, not measurements: one-month at-the-money SPX quotes run about
-# 0.1-0.2 vol points wide in calm markets (VIX 10-12, as in 2017) and a few vol points in a crisis
+# no option quotes offline, so the level's anchors are stated assumptions, not measurements:
+# one-month at-the-money SPX quotes run about 0.1-0.2 vol points wide in calm markets (VIX 10-12,
+# as in 2017) and a few vol points in a crisis
 # (VIX 40-60, late 2008), when market makers widen for gap and inventory risk; 0.5 points at 20%
 # gives 0.15 at 11% and 3.1 at 50%. In price terms an at-the-money option's width is then about
 # 1.4% of its premium at 11% vol, 2.5% at 20% and 6% at 50%; out of the money the vega is small
