@@ -347,8 +347,9 @@ def test_costs_lower_the_twin_by_what_the_fills_paid(full_market):
     vol = bought["implied_vol"].to_numpy()
     at = market.dates.get_indexer(bought["date"])
     years = (pd.DatetimeIndex(bought["expiry"]) - pd.DatetimeIndex(bought["date"])).days.to_numpy() / 365.0
+    dividend = np.broadcast_to(market.div_yield, market.dates.shape)[at - 1]  # a constant or per session
     vega = greeks("put", market.open[at], bought["strike"].to_numpy(), years, vol, market.rate[at - 1],
-                  market.div_yield)["vega"]
+                  dividend)["vega"]
     np.testing.assert_allclose(bought["vega"].to_numpy(), vega, rtol=1e-9)
     expected = np.maximum(0.5 * vega * 0.005 * (vol / 0.20) ** 2, 0.025)
     assert half.to_numpy() == pytest.approx(expected, rel=1e-9)
