@@ -38,6 +38,8 @@ from strategies.rulespec import (
     parse_take_profit,
     parse_tranches,
 )
+from strategies.volsurface import METHODS as VOL_METHODS
+from strategies.volsurface import VRP_RATIO
 
 USER_ERRORS = (DataError, ConfigError, RunError)
 
@@ -137,7 +139,7 @@ def _checked(parse):
 @click.option("--commission", type=click.FloatRange(0), help="Commission per share [0.005].")
 @click.option("--option-commission", type=click.FloatRange(0), help="Commission per contract [0.65].")
 @click.option("--option-spread", callback=_checked(parse_percent),
-              help="Option bid-ask as a fraction of price, e.g. 3%.")
+              help="Option bid-ask width in vol at 20% implied vol, widening with vol squared, e.g. 0.5%.")
 @click.option("--tax-rate", callback=_checked(parse_percent), help="Tax on realised gains, reported apart.")
 @click.option("--cash", type=click.FloatRange(min=1000), help="Starting cash [1,000,000].")
 @click.option("--out", type=click.Path(file_okay=False),
@@ -148,7 +150,7 @@ def backtest(config_path, no_tearsheet, **options):
     """Run one strategy and write returns, trades, orders, positions, a tearsheet and run.json."""
     costs = {key: options.pop(name) for name, key in (
         ("slippage_bp", "slippage_bp"), ("commission", "commission_per_share"),
-        ("option_commission", "option_commission_per_contract"), ("option_spread", "option_spread_fraction"),
+        ("option_commission", "option_commission_per_contract"), ("option_spread", "option_spread_vol"),
         ("tax_rate", "tax_rate")) if options.get(name) is not None}
     for name in ("slippage_bp", "commission", "option_commission", "option_spread", "tax_rate"):
         options.pop(name, None)
@@ -523,10 +525,18 @@ def options_group():
               help="First session of the comparison (YYYY-MM-DD) [the embedded data's first].")
 @click.option("--end", type=DateParam(), default=None,
               help="Last session (YYYY-MM-DD) [the embedded data's last, 2018-12-31].")
-@click.option("--vol-method", type=click.Choice(["garch", "realized"]), default="garch", show_default=True,
-              help="Implied-vol proxy where there is no VIX: GARCH or trailing realised vol, x1.28.")
-def options_benchmark(index_name, start, end, vol_method):
-    """Run our synthetic twin of a Cboe strategy index on the embedded S&P 500 and print it beside
+@click.option("--vol-method", type=click.Choice(VOL_METHODS), default="ewma", show_default=True,
+              help="Realised-vol forecast where there is no VIX (bias-corrected walk-forward, then x the "
+                   "implied/realised ratio): RiskMetrics EWMA, GARCH(1,1) or trailing 21-session.")
+@click.option("--vrp-ratio", type=click.FloatRange(min=0.5, max=3.0), default=VRP_RATIO, show_default=True,
+              help="Implied / realised volatility on that forecast; default Bondarenko 2019's 19.3/15.1.")
+@click.option("--source", type=click.Choice(["embedded", "yahoo", "csv"]), default="embedded",
+              show_default=True,
+              help="Market data; VIX prices every session it covers (embedded 2014-2018, yahoo 1990 on).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, data_dir, cache_dir):
+    """Run our synthetic twin of a Cboe strategy index on the S&P 500 and print it beside
     the S&P 500 (same sessions, both with a 2% dividend yield) and the published figures: annualised
     return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM volatility / S&P 500
     volatility) with the published value, the tolerance band and PASS / MISS, and the implied-vol
@@ -539,8 +549,13 @@ def options_benchmark(index_name, start, end, vol_method):
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
                                  param_hint="'--start'")
-    market = cboe_twins.twin_market(start, end, vol_method)
-    click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method)))
+    if source == "csv" and not data_dir:
+        raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
+                                 param_hint="'--data-dir'")
+    market = cboe_twins.twin_market(start, end, vol_method, vrp_ratio, source=source, data_dir=data_dir,
+                                    cache_dir=cache_dir)
+    click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method,
+                                                                    vrp_ratio=vrp_ratio)))
 
 
 

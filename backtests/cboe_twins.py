@@ -38,8 +38,9 @@ return. The S&P 500 is bought at the same open as the twin's first roll, so both
 sessions with the same exposure timing.
 
 Costs: Cboe's indices pay none. Twins run with zero option spread and commission (`ZERO_COSTS`) for
-the checks; `benchmark_report` also runs them with `OptionCosts()` (3% spread, 0.05 tick, 0.65 per
-contract) for a second line. Index trades are free in both.
+the checks; `benchmark_report` also runs them with `OptionCosts()` (a spread of 0.5 vol points at 20%
+implied vol, widening with the square of the vol; 0.05 tick; 0.65 per contract) for a second line.
+Index trades are free in both.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from backtests.metrics import performance
 from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionMarket
 from strategies.contracts import ContractSpec, OptionContract, pick_strike
 from strategies.options import OptionCosts
+from strategies.volsurface import VRP_RATIO, vix_of_atm
 
 INDICES = ("bxm", "pput", "cll", "put")
 INDEX_NAMES = {
@@ -64,7 +66,7 @@ INDEX_NAMES = {
     "put": "PUT (PutWrite)",
 }
 SPX = ContractSpec(root="SPX", scale=1.0, strike_step=5.0, multiplier=100)
-ZERO_COSTS = OptionCosts(spread_fraction=0.0, min_tick=0.0, commission_per_contract=0.0)
+ZERO_COSTS = OptionCosts(spread_vol=0.0, min_tick=0.0, commission_per_contract=0.0)
 DEFAULT_COSTS = OptionCosts()  # the playbooks' default costs: the report's "with costs" line
 START_VALUE = 1_000_000.0
 QUARTER_MONTHS = (3, 6, 9, 12)
@@ -72,7 +74,7 @@ SESSIONS_PER_YEAR = 252
 # The implied-volatility check compares each session's proxy with the volatility realised over the
 # month it prices: 21 sessions, the horizon of VIX and of the GARCH forecast.
 REALIZED_SESSIONS = 21
-MODEL_SOURCES = ("garch", "realized")
+MODEL_SOURCES = ("ewma", "garch", "realized")
 # Fewer model-priced sessions than a year's make the implied/realised ratio one market episode's, not
 # the proxy's (from 2014 the proxy is VIX but for a day or two where VIX has a gap): shown as n/a.
 MIN_IV_SESSIONS = 252
@@ -352,8 +354,46 @@ RULES: dict[str, tuple[CheckRule, ...]] = {
                   "ACG 2012, 1986-2011: -8.6% vs -21.5%"),
     ),
 }
-IV_RULE = CheckRule("iv_ratio", "mean ATM implied vol / mean realised vol (model proxy, not VIX)",
+IV_RULE = CheckRule("iv_ratio", "mean VIX-equivalent of the proxy / mean realised vol (model, not VIX)",
                     19.3 / 15.1, "Bondarenko 2019, since 1990: 19.3% vs 15.1%", 1.15, 1.40)
+
+
+@dataclass(frozen=True)
+class PeriodRule:
+    """A published figure for exactly one period inside our data: judged on the same sessions.
+
+    The twin is run from the first roll on or after `start` to `end` (the proxy is the one computed
+    on all history, so the cut restarts nothing). `measure` is "cagr" (the twin's annualised total
+    return) or "benchmark_cagr" (its S&P 500 leg's, same sessions); the band is published +/- `tolerance`.
+    """
+
+    index: str
+    measure: str
+    label: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    published: float
+    tolerance: float
+    source: str
+
+    def rule(self) -> CheckRule:
+        return CheckRule(self.measure, self.label, self.published, self.source,
+                         self.published - self.tolerance, self.published + self.tolerance)
+
+
+_B2016 = "Bondarenko 2016 (Cboe), 2006-2015: PUT 6.59%, S&P 500 7.09% a year"
+PERIOD_RULES: tuple[PeriodRule, ...] = (
+    PeriodRule("put", "cagr", "PUT annualised return, 2006-2015 (same sessions)",
+               pd.Timestamp("2006-01-01"), pd.Timestamp("2015-12-31"), 0.0659, 0.015, _B2016),
+    PeriodRule("put", "benchmark_cagr", "S&P 500 leg annualised return, 2006-2015 (same sessions)",
+               pd.Timestamp("2006-01-01"), pd.Timestamp("2015-12-31"), 0.0709, 0.005, _B2016),
+)
+# Cboe's published annual averages of VIX (checks only, never fitted: /work/briefs/spx_total_returns.md)
+PUBLISHED_VIX = {1999: 24.4, 2000: 23.3, 2001: 25.8, 2002: 27.3, 2003: 22.0, 2004: 15.5, 2005: 12.8,
+                 2006: 12.8, 2007: 17.5, 2008: 32.7, 2009: 31.5, 2010: 22.5, 2011: 24.2, 2012: 17.8,
+                 2013: 14.2}
+VIX_RULE = CheckRule("vix_gap", "proxy VIX-equivalent - published VIX, mean of the model years' gaps",
+                     None, "Cboe, annual averages of VIX 1999-2013 (years the proxy prices whole)")
 
 
 @dataclass(frozen=True)
@@ -406,6 +446,10 @@ def measure(name: str, twin: Twin) -> float:
         return mine["sharpe"] / index["sharpe"]
     if name == "worst_month_ratio":
         return worst_month(twin.returns) / worst_month(twin.benchmark)
+    if name == "cagr":
+        return mine["cagr"]
+    if name == "benchmark_cagr":
+        return index["cagr"]
     raise RunError(f"unknown twin measure {name!r}")
 
 
@@ -416,7 +460,11 @@ def annual_cash_rate(twin: Twin) -> float:
 
 
 def iv_ratio(market: OptionMarket) -> float:
-    """Mean at-the-money implied vol over mean realised vol, on the sessions priced by the model.
+    """Mean VIX-equivalent over mean realised vol, on the sessions priced by the model.
+
+    The VIX-equivalent of a session is the VIX level our smile around its at-the-money vol gives
+    (`vix_of_atm`): what Bondarenko's 19.3% measures (a VIX-style implied vol), not the at-the-money
+    vol, which sits under it by the skew's share.
 
     Realised vol at session t is the annualised root mean square of the REALIZED_SESSIONS daily log
     returns after t: the month the implied vol of t prices (this is an evaluation, so it looks
@@ -436,7 +484,26 @@ def iv_ratio(market: OptionMarket) -> float:
     use = model & np.isfinite(forward) & np.isfinite(np.asarray(market.atm_vol, dtype=float))
     if use.sum() < MIN_IV_SESSIONS:
         return math.nan
-    return float(np.mean(market.atm_vol[use]) / np.mean(forward[use]))
+    implied = vix_of_atm(np.asarray(market.atm_vol, dtype=float)[use], market.skew)
+    return float(np.mean(implied) / np.mean(forward[use]))
+
+
+def vix_year_gaps(market: OptionMarket) -> pd.Series:
+    """Per calendar year with a published VIX average: the proxy's mean VIX-equivalent minus it, in
+    VIX points, for years whose sessions the model priced in full (no VIX, no warm-up day)."""
+    if market.vol_source is None:
+        return pd.Series(dtype=float)
+    dates = pd.DatetimeIndex(market.dates)
+    frame = pd.DataFrame({"level": 100.0 * vix_of_atm(np.asarray(market.atm_vol, dtype=float), market.skew),
+                          "model": np.isin(np.asarray(market.vol_source, dtype=object), MODEL_SOURCES)},
+                         index=dates)
+    gaps = {}
+    for year, rows in frame.groupby(dates.year):
+        whole = rows.index[0].month == 1 and rows.index[0].day <= 7 and rows.index[-1].month == 12 \
+            and rows.index[-1].day >= 24
+        if year in PUBLISHED_VIX and whole and rows["model"].all():
+            gaps[year] = float(rows["level"].mean()) - PUBLISHED_VIX[year]
+    return pd.Series(gaps, dtype=float, name="proxy - published VIX")
 
 
 @dataclass(frozen=True)
@@ -452,11 +519,17 @@ class BenchmarkReport:
     rolls: int
     cash_rate: float  # the T-bill account's annual return over the sessions: the Sharpe ratios' rf
     costs: OptionCosts | None  # of the "twin with costs" line; None when it was not run
+    vrp_ratio: float = VRP_RATIO  # implied / realised ratio on the model's forecast
+    vix_gaps: pd.Series | None = None  # per year: proxy VIX-equivalent - published VIX average
 
 
-def benchmark_report(index: str, market: OptionMarket, vol_method: str = "garch",
-                     with_costs: OptionCosts | None = DEFAULT_COSTS) -> BenchmarkReport:
-    """Run the twin without costs (and with `with_costs`, unless None) and measure every rule."""
+def benchmark_report(index: str, market: OptionMarket, vol_method: str = "ewma",
+                     with_costs: OptionCosts | None = DEFAULT_COSTS,
+                     vrp_ratio: float = VRP_RATIO) -> BenchmarkReport:
+    """Run the twin without costs (and with `with_costs`, unless None) and measure every rule: the
+    1986-20xx relations on the whole run, each PERIOD_RULES figure on its own sessions where the run
+    covers them, the proxy's implied/realised ratio and its gap to the published VIX averages.
+    `vol_method` and `vrp_ratio` only label the report (the market was built with them)."""
     twin = run_twin(index, market)
     rf = annual_cash_rate(twin)
     figures = {"twin": performance(twin.returns, rf=rf)}
@@ -464,25 +537,42 @@ def benchmark_report(index: str, market: OptionMarket, vol_method: str = "garch"
         figures["twin with costs"] = performance(run_twin(index, market, with_costs).returns, rf=rf)
     figures["S&P 500"] = performance(twin.benchmark, rf=rf)
     checks = tuple(Check(rule, measure(rule.measure, twin)) for rule in RULES[index])
+    for period in PERIOD_RULES:
+        if period.index != index or not _covers(market, period):
+            continue
+        keep = (market.dates >= period.start) & (market.dates <= period.end)
+        same = twin if keep.all() else run_twin(index, cut_market(market, keep))
+        checks += (Check(period.rule(), measure(period.measure, same)),)
     checks += (Check(IV_RULE, iv_ratio(market)),)
+    gaps = vix_year_gaps(market)
+    checks += (Check(VIX_RULE, float(gaps.mean()) if len(gaps) else math.nan),)
     return BenchmarkReport(index, twin.returns.index[0], twin.returns.index[-1], vol_method, figures,
-                           checks, len(twin.rolls), rf, with_costs)
+                           checks, len(twin.rolls), rf, with_costs, vrp_ratio, gaps)
+
+
+def _covers(market: OptionMarket, period: PeriodRule) -> bool:
+    """True when the market spans the period (to within its first and last week: holidays)."""
+    week = pd.Timedelta(days=7)
+    return bool(market.dates[0] <= period.start + week and market.dates[-1] >= period.end - week)
 
 
 def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                vol_method: str = "garch") -> OptionMarket:
-    """The playbooks' option market on the embedded data (backtests.market.prepare_market), cut to
-    start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
+                vol_method: str = "ewma", vrp_ratio: float = VRP_RATIO, source: str = "embedded",
+                data_dir: str | None = None, cache_dir: str | None = None) -> OptionMarket:
+    """The playbooks' option market (backtests.market.prepare_market; embedded data by default),
+    cut to start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
     a later --start does not restart the GARCH warm-up (it uses nothing after each session).
     """
     from backtests.market import MarketSpec, prepare_market
 
-    options = prepare_market(MarketSpec(end=end, vol_method=vol_method)).options
+    spec = MarketSpec(source=source, data_dir=data_dir, cache_dir=cache_dir, end=end, vol_method=vol_method,
+                      vrp_ratio=vrp_ratio)
+    options = prepare_market(spec).options
     if start is None:
         return options
     keep = options.dates >= start
     if keep.sum() < 2:
-        raise RunError(f"no sessions of the embedded S&P 500 from {start:%Y-%m-%d}; "
+        raise RunError(f"no sessions of the {source} S&P 500 from {start:%Y-%m-%d}; "
                        f"it ends at {options.dates[-1]:%Y-%m-%d}")
     return cut_market(options, keep)
 
@@ -509,6 +599,10 @@ def _figure(rule: CheckRule, value: float | None, signed: bool = False) -> str:
         return "-"
     if rule.measure == "return_gap":
         return f"{value * 100:+.2f} pp"
+    if rule.measure in ("cagr", "benchmark_cagr"):
+        return f"{value * 100:+.2f} pp" if signed else f"{value:.2%}"
+    if rule.measure == "vix_gap":
+        return f"{value:+.1f}"
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
@@ -518,6 +612,8 @@ def _band(rule: CheckRule) -> str:
     if rule.measure == "return_gap":
         low, high = (f"{x * 100:+.1f}" for x in (rule.low, rule.high))
         return f"{low} to {high} pp"
+    if rule.measure in ("cagr", "benchmark_cagr"):
+        return f"{rule.low:.2%} - {rule.high:.2%}"
     if rule.low is None:
         return f"below {rule.high:.2f}"
     return f"{rule.low:.2f} - {rule.high:.2f}"
@@ -525,12 +621,14 @@ def _band(rule: CheckRule) -> str:
 
 def format_report(report: BenchmarkReport) -> str:
     """The report as aligned text: the performance table, then one line per check."""
-    model = "GARCH" if report.vol_method == "garch" else "realised vol"
+    model = {"ewma": "EWMA (0.94)", "garch": "GARCH(1,1)",
+             "realized": "trailing 21-session"}[report.vol_method]
     lines = [
         f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}, "
         f"{report.rolls} monthly rolls",
-        f"total return (a 2% dividend yield added to both); implied vol: a VIX level (VIX where it exists, "
-        f"else {model} x 1.28) turned into the smile's at-the-money vol; option fills at the model mid",
+        f"total return (a 2% dividend yield added to both); implied vol: a VIX level (VIX "
+        f"where it exists, else a causal bias-corrected {model} forecast of the month's realised vol "
+        f"x {report.vrp_ratio:.3f}) turned into the smile's at-the-money vol; option fills at the model mid",
         "",
         f"{'':<18}{'CAGR':>8}{'Vol':>8}{'Max DD':>9}{'Sharpe':>8}",
     ]
@@ -539,7 +637,8 @@ def format_report(report: BenchmarkReport) -> str:
                      f"{_pct(figures['max_drawdown']):>9}{figures['sharpe']:>8.2f}")
     note = f"Sharpe over the T-bill account's {report.cash_rate:.2%} a year"
     if report.costs is not None:
-        note += (f"; with costs: {report.costs.spread_fraction:.0%} option spread, "
+        note += (f"; with costs: option spread {report.costs.spread_vol * 100:g} vol points wide at "
+                 f"{report.costs.reference_vol:.0%} vol (x (vol / {report.costs.reference_vol:.0%})^2), "
                  f"{report.costs.min_tick:g} tick, {report.costs.commission_per_contract:g} a contract")
     lines.append(f"({note}; the bands judge the twin without costs)")
     lines.append("")
@@ -551,6 +650,9 @@ def format_report(report: BenchmarkReport) -> str:
             f"{rule.label:<66}{_figure(rule, check.value):>10}{_figure(rule, rule.published):>11}"
             f"{_figure(rule, check.difference, signed=True):>11}  {_band(rule):<16}{check.status:<6}"
         )
+    if report.vix_gaps is not None and len(report.vix_gaps):
+        lines.append("proxy VIX-equivalent - published VIX average, by year: " + ", ".join(
+            f"{year} {gap:+.1f}" for year, gap in report.vix_gaps.items()))
     lines.append("")
     lines.append("published figures:")
     for check in report.checks:

@@ -23,7 +23,7 @@ from data.macro import load_macro
 from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
 from strategies.regime import PRIOR, REGIMES, classify_rules, compute_features
 from strategies.signals import average_true_range, momentum_signal, realized_vol
-from strategies.volsurface import SkewParams, atm_vol_proxy
+from strategies.volsurface import VRP_RATIO, SkewParams, atm_vol_proxy
 
 # every symbol a playbook may trade, in the order feeds are added; SPY is the option underlying
 TRADED = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
@@ -44,7 +44,8 @@ class MarketSpec:
     after: int = 5
     atr_sessions: int = 14
     vol_sessions: int = 20
-    vol_method: str = "garch"
+    vol_method: str = "ewma"  # the realised-vol forecast where there is no VIX (strategies.volsurface)
+    vrp_ratio: float = VRP_RATIO  # implied / realised volatility applied to that forecast
     div_yield: float = 0.02
     skew: SkewParams = field(default_factory=SkewParams)
 
@@ -195,7 +196,7 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
         "session_number": np.arange(len(sessions), dtype=float),
     }, index=sessions)
 
-    vol = atm_vol_proxy(spy["close"], vix, method=spec.vol_method)
+    vol = atm_vol_proxy(spy["close"], vix, method=spec.vol_method, vrp_ratio=spec.vrp_ratio, skew=spec.skew)
     signals["iv"] = vol["atm_vol"]
     signals["iv_avg"] = vol["atm_vol"].rolling(20, min_periods=20).mean()
     rate = tbill_rate.reindex(sessions) if tbill_rate is not None else pd.Series(np.nan, sessions)

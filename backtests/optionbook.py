@@ -170,7 +170,7 @@ class OptionBook:
                 self._record_rejection(i, c, qty, f"{reason}: contract expired before the fill")
                 continue
             q = self.market.quote(c, i, "open")
-            half = float(self.costs.half_spread(q.mid))
+            half = float(self.costs.half_spread(q.mid, q.vega, q.vol))  # widens with the vol regime
             fill = q.mid + half if qty > 0 else max(q.mid - half, 0.0)
             commission = abs(qty) * self.costs.commission_per_contract
             new_cash = cash - qty * fill * c.spec.multiplier - commission

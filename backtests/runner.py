@@ -14,7 +14,6 @@ from backtests.optionbook import OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
-from strategies.options import OptionCosts
 from strategies.registry import build_params, get_strategy
 from strategies.risk import Costs, RiskConfig
 
@@ -43,7 +42,7 @@ class RunSettings:
             # the index itself: no stops, no costs, no liquidity scaling
             risk = RiskConfig(costs=Costs(commission_per_share=0.0, min_commission=0.0, slippage_bp=0.0,
                                           option_commission_per_contract=0.0,
-                                          option_spread_fraction=0.0, option_min_tick=0.0))
+                                          option_spread_vol=0.0, option_min_tick=0.0))
             return dataclasses.replace(self, params=params, risk=risk, thin_liquidity_scale=1.0,
                                        cash_buffer=0.0, windows_only=False)
         return dataclasses.replace(self, params=params, risk=risk)
@@ -70,9 +69,7 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     feeds = _add_feeds(cerebro, market, [s for s in TRADED if s in entry.symbols])
     book = None
     if entry.uses_options:
-        option_costs = OptionCosts(spread_fraction=costs.option_spread_fraction,
-                                   min_tick=costs.option_min_tick,
-                                   commission_per_contract=costs.option_commission_per_contract)
+        option_costs = costs.option_costs()
         book = OptionBook(market.options, option_costs)
     broker = OptionBroker(book, feeds[0], rates=market.options,
                           accrue_interest=settings.strategy != "benchmark")

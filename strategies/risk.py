@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Literal
 
 from strategies.errors import ConfigError
+from strategies.options import SPREAD_VOL, OptionCosts
 
 StopKind = Literal["fixed", "trailing", "atr", "time"]
 TakeProfitKind = Literal["percent", "atr"]
@@ -357,9 +358,10 @@ class Costs:
     slippage_bp                     2 bp against each stock/ETF fill: about a one-cent half-spread on
                                     SPY plus impact at the open
     option_commission_per_contract  $0.65 per contract (IBKR Pro Fixed, premium >= $0.10)
-    option_spread_fraction          the option's quoted bid-ask width as a fraction of its mid price
-                                    (3% is near-the-money index options; far out of the money is
-                                    wider); a fill pays half the width instead of slippage_bp
+    option_spread_vol               the option's quoted bid-ask width in volatility at a 20% implied
+                                    vol (0.005 = half a vol point), widening with the square of the
+                                    option's vol; a fill pays half the width x vega (the rule and
+                                    its sources: strategies.options.OptionCosts)
     option_min_tick                 $0.05: a quote is never narrower than one tick, CBOE's minimum
                                     increment below $3 for classes outside the penny program
     tax_rate                        on net realised gains, reported separately from pre-tax returns
@@ -367,15 +369,15 @@ class Costs:
 
     >>> Costs().stock_commission(100), Costs().stock_commission(1000)
     (1.0, 5.0)
-    >>> Costs().option_half_spread(1.00), Costs().option_half_spread(10.0)
-    (0.025, 0.15)
+    >>> round(Costs().option_half_spread(45.74, 228.65, 0.20), 4)   # see OptionCosts.half_spread
+    0.5716
     """
 
     commission_per_share: float = 0.005
     min_commission: float = 1.0
     slippage_bp: float = 2.0
     option_commission_per_contract: float = 0.65
-    option_spread_fraction: float = 0.03
+    option_spread_vol: float = SPREAD_VOL
     option_min_tick: float = 0.05
     tax_rate: float = 0.0
 
@@ -394,11 +396,10 @@ class Costs:
                 f"costs slippage_bp is in basis points and must be below 1000 (2 = 0.02%), "
                 f"got {self.slippage_bp!r}"
             )
-        # The width equals twice the mid only when the bid is zero, and then nothing can be sold.
-        if self.option_spread_fraction >= 2:
+        if self.option_spread_vol >= 1:
             raise ConfigError(
-                f"costs option_spread_fraction (bid-ask width / mid) must be below 2, "
-                f"got {self.option_spread_fraction!r}"
+                f"costs option_spread_vol (the bid-ask width in volatility, 0.5% = half a vol point) "
+                f"must be below 100%, got {self.option_spread_vol!r}"
             )
 
     @property
@@ -418,17 +419,21 @@ class Costs:
             return 0.0
         return max(abs(contracts) * self.option_commission_per_contract, self.min_commission)
 
-    def option_half_spread(self, mid: float) -> float:
-        """What a fill pays away from the mid, per unit of option price: half the quoted width,
-        the width being option_spread_fraction x mid but never under one tick."""
-        return max(self.option_spread_fraction * mid, self.option_min_tick) / 2
+    def option_costs(self) -> OptionCosts:
+        """The option book's costs object: these costs' option fields (OptionCosts holds the rule)."""
+        return OptionCosts(spread_vol=self.option_spread_vol, min_tick=self.option_min_tick,
+                           commission_per_contract=self.option_commission_per_contract)
+
+    def option_half_spread(self, mid: float, vega: float, vol: float) -> float:
+        """What a fill pays away from the mid, per unit of option price (OptionCosts.half_spread)."""
+        return float(self.option_costs().half_spread(mid, vega, vol))
 
     def describe(self) -> str:
         text = (
             f"${format_number(self.commission_per_share)}/share (min ${self.min_commission:.2f}), "
             f"{format_number(self.slippage_bp)} bp slippage, "
             f"${format_number(self.option_commission_per_contract)}/contract, "
-            f"option spread {format_percent(self.option_spread_fraction)} "
+            f"option spread {format_number(self.option_spread_vol * 100)} vol pts at 20% vol "
             f"(min tick ${format_number(self.option_min_tick)})"
         )
         if self.tax_rate:

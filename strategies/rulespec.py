@@ -65,7 +65,7 @@ MAX_RANGE_VALUES = 1000
 
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _SIZE_KINDS = {"fixed": "fixed-fraction", "fixed-fraction": "fixed-fraction", "vol-target": "vol-target"}
-_COST_FRACTIONS = ("option_spread_fraction", "tax_rate")
+_COST_FRACTIONS = ("option_spread_vol", "tax_rate")
 # Every percent in these rules is a size (a distance, a weight, a rate), so a sign is a slip.
 _NEGATIVE = "{token!r} is negative; percents here are sizes, written without a sign (e.g. {size})"
 
@@ -360,7 +360,7 @@ def parse_tranches(text) -> int:
 
 def parse_costs(mapping) -> Costs:
     """Costs from a mapping of `Costs` fields (hyphens or underscores); missing fields keep their
-    defaults. Fraction fields (option_spread_fraction, tax_rate) take PERCENT text; slippage_bp takes
+    defaults. Fraction fields (option_spread_vol, tax_rate) take PERCENT text; slippage_bp takes
     a number with an optional "bp"; money fields take plain numbers.
 
     >>> parse_costs({"tax-rate": "25%", "slippage_bp": "5bp"}).tax_rate

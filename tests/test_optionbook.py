@@ -30,6 +30,12 @@ def hand_put(spot, strike, years, vol, rate):
     return strike * math.exp(-rate * years) * n(-d2) - spot * n(-d1)
 
 
+def hand_vega(spot, strike, years, vol, rate):
+    """Black-Scholes vega (per 1.00 of vol), no dividend: spot phi(d1) sqrt(years)."""
+    d1 = (math.log(spot / strike) + (rate + vol * vol / 2) * years) / (vol * math.sqrt(years))
+    return spot * math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi) * math.sqrt(years)
+
+
 def market(vol=VOL, open_=OPEN, close=CLOSE):
     return OptionMarket(dates=DATES, open=open_.copy(), close=close.copy(), atm_vol=vol.copy(),
                         rate=RATE.copy(), expiries=pd.DatetimeIndex([DATES[2]]), div_yield=0.0, skew=FLAT)
@@ -52,7 +58,7 @@ def run_book(option_market, cash=1_000_000.0, interest=False):
     cerebro = bt.Cerebro(stdstats=False)
     feed = bt.feeds.PandasData(dataname=frame, name="SPY")
     cerebro.adddata(feed)
-    book = OptionBook(option_market, OptionCosts(spread_fraction=0.03, min_tick=0.05,
+    book = OptionBook(option_market, OptionCosts(spread_vol=0.005, min_tick=0.05,
                                                  commission_per_contract=0.65))
     broker = OptionBroker(book, feed, accrue_interest=interest)
     cerebro.setbroker(broker)
@@ -65,9 +71,10 @@ def run_book(option_market, cash=1_000_000.0, interest=False):
 def test_buy_mark_and_expire_in_the_money_to_the_cent():
     seen, book = run_book(market())
     # session 1 open: 2 puts at the model price from the open (249.0) and session 0's vol (20%),
-    # one calendar day to expiry, plus half the 3% spread, plus 2 x $0.65
+    # one calendar day to expiry, plus half the spread (0.5 vol points wide at this 20% vol: half of
+    # vega x 0.005, at least half the 0.05 tick, here the tick), plus 2 x $0.65
     mid = hand_put(249.0, 248.0, 1 / 365, 0.20, 0.02)
-    fill = mid + max(0.015 * mid, 0.025)
+    fill = mid + max(0.5 * 0.005 * hand_vega(249.0, 248.0, 1 / 365, 0.20, 0.02), 0.025)
     cash_1 = 1_000_000.0 - 2 * 100 * fill - 1.30
     value_1 = cash_1 + 2 * 100 * hand_put(245.0, 248.0, 1 / 365, 0.25, 0.02)
     # session 2 open: cash-settled at intrinsic from the opening level 2400 -> 240.0
@@ -105,7 +112,7 @@ def test_interest_accrues_on_cash_at_the_previous_close_rate():
 
 def test_uncovered_short_call_needs_margin():
     om = market()
-    book = OptionBook(om, OptionCosts(spread_fraction=0.0, min_tick=0.0, commission_per_contract=0.0))
+    book = OptionBook(om, OptionCosts(spread_vol=0.0, min_tick=0.0, commission_per_contract=0.0))
     call = OptionContract("call", 250.0, DATES[2], ContractSpec())
     book.submit(call, -1000, "naked")
     cash = book.on_open(1, cash=10_000.0, underlying_units=0.0)

@@ -147,7 +147,7 @@ def test_take_profit_and_portfolio_stop_accept_good_values():
         ("slippage_bp", 1000, "slippage_bp"),
         ("slippage_bp", -1, "slippage_bp"),
         ("option_commission_per_contract", float("nan"), "option_commission_per_contract"),
-        ("option_spread_fraction", 2.0, "option_spread_fraction"),
+        ("option_spread_vol", 1.0, "option_spread_vol"),
         ("option_min_tick", -0.01, "option_min_tick"),
         ("tax_rate", 1.0, "tax_rate"),
         ("tax_rate", "25%", "tax_rate"),
@@ -162,9 +162,9 @@ def test_cost_defaults_are_the_stated_broker_rates():
     costs = Costs()
     assert (costs.commission_per_share, costs.min_commission) == (0.005, 1.0)
     assert (costs.option_commission_per_contract, costs.option_min_tick) == (0.65, 0.05)
-    assert (costs.slippage_bp, costs.option_spread_fraction, costs.tax_rate) == (2.0, 0.03, 0.0)
+    assert (costs.slippage_bp, costs.option_spread_vol, costs.tax_rate) == (2.0, 0.005, 0.0)
     zero = Costs(0, 0, 0, 0, 0, 0, 0)
-    assert zero.stock_commission(100) == 0.0 and zero.option_half_spread(1.0) == 0.0
+    assert zero.stock_commission(100) == 0.0 and zero.option_half_spread(1.0, 50.0, 0.2) == 0.0
 
 
 def test_cost_helpers_against_hand_computation():
@@ -176,9 +176,11 @@ def test_cost_helpers_against_hand_computation():
     # 1 contract $0.65 -> $1 minimum; 10 contracts $6.50.
     assert costs.option_commission(1) == 1.0
     assert costs.option_commission(-10) == pytest.approx(6.5, rel=1e-12)
-    # A $0.50 option: 3% width = $0.015, under the $0.05 tick, so half of $0.05; a $20 option: $0.60/2.
-    assert costs.option_half_spread(0.50) == pytest.approx(0.025, rel=1e-12)
-    assert costs.option_half_spread(20.0) == pytest.approx(0.30, rel=1e-12)
+    # The width is 0.5 vol points at 20% vol, x (vol / 20%)^2, times vega. A cheap option with vega 2:
+    # 0.01 wide, under the $0.05 tick, so half of $0.05; vega 200 at 40% vol: 2 vol points = $4, half $2.
+    assert costs.option_half_spread(0.50, 2.0, 0.2) == pytest.approx(0.025, rel=1e-12)
+    assert costs.option_half_spread(30.0, 200.0, 0.4) == pytest.approx(2.0, rel=1e-12)
+    assert costs.option_costs().half_spread(30.0, 200.0, 0.4) == costs.option_half_spread(30.0, 200.0, 0.4)
     assert Costs(slippage_bp=2).slippage_fraction == pytest.approx(0.0002, rel=1e-12)
 
 
@@ -582,7 +584,7 @@ def test_parse_costs_forms():
             "min_commission": 0.35,
             "slippage_bp": "5 bp",
             "option_commission_per_contract": "$0.5",
-            "option_spread_fraction": "5%",
+            "option_spread_vol": "1%",
             "tax_rate": 0.25,
         }
     )
@@ -591,7 +593,7 @@ def test_parse_costs_forms():
         min_commission=0.35,
         slippage_bp=5.0,
         option_commission_per_contract=0.5,
-        option_spread_fraction=0.05,
+        option_spread_vol=0.01,
         tax_rate=0.25,
     )
 
