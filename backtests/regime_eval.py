@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -181,17 +181,19 @@ def scenario_labels(
 def label_definition(params: ScenarioParams, has_tech: bool, has_daily_yield: bool) -> list[str]:
     """The scenario label in words, as `regime evaluate` prints it (what is and is not applied)."""
     h = params.horizon
-    tech = ("and QQQ returned at least SPY's return over the same sessions" if has_tech and params.tech_must_lead
+    tech = ("and QQQ returned at least SPY's return over the same sessions"
+            if has_tech and params.tech_must_lead
             else "(no QQQ series: the tech-leadership condition is not applied)")
     if params.selloff_rate_rise_bp is None:
         rates = "(rate condition switched off)"
     elif has_daily_yield:
-        rates = f"and the long yield changed by {params.selloff_rate_rise_bp:+.0f} bp or more over those sessions"
+        rates = (f"and the long yield changed by {params.selloff_rate_rise_bp:+.0f} bp or more over "
+                 "those sessions")
     else:
         rates = "(no daily long-yield series: the rate-rise condition is not applied)"
     return [
-        f"scenario label of session t, from the next {h} sessions' total return r of SPY, in units of the vol "
-        f"known at t's close, s = 20-session realized vol x sqrt({h}/{SESSIONS_PER_YEAR}):",
+        f"scenario label of session t, from the next {h} sessions' total return r of SPY, in units of the "
+        f"vol known at t's close, s = 20-session realized vol x sqrt({h}/{SESSIONS_PER_YEAR}):",
         f"  selloff   r <= -{params.selloff_sigma:.2f} s {rates}",
         f"  momentum  r >= +{params.momentum_sigma:.2f} s {tech}",
         "  range     otherwise (small net move, or a rally that tech did not lead)",
@@ -528,7 +530,8 @@ def evaluate(
     span = pd.Series(False, index=sessions)
     span.loc[_between(span, start, end).index] = True
     masks = window_masks(sessions)
-    cards = [{"model": m, "window": w, **score(probs[m], labels, frequencies, scorable & span & masks[w], seed)}
+    cards = [{"model": m, "window": w,
+              **score(probs[m], labels, frequencies, scorable & span & masks[w], seed)}
              for m in models for w in windows]
 
     years = np.unique(sessions[scorable].year)
@@ -684,8 +687,9 @@ def format_scorecard(report: dict, details: str | None = None) -> str:
     for c in cards:
         mark = " *" if c["default"] else ""
         lines.append(
-            f"{c['model'] + mark:<17}{c['window']:<16}{c['sessions']:>8}{c['brier']:>8.4f}{c['brier_prior']:>8.4f}"
-            f"{c['skill']:>+8.4f}  {_ci(c['skill_ci']):<17}{c['skill_freq']:>+8.4f}  {_ci(c['skill_freq_ci']):<17}"
+            f"{c['model'] + mark:<17}{c['window']:<16}{c['sessions']:>8}{c['brier']:>8.4f}"
+            f"{c['brier_prior']:>8.4f}{c['skill']:>+8.4f}  {_ci(c['skill_ci']):<17}"
+            f"{c['skill_freq']:>+8.4f}  {_ci(c['skill_freq_ci']):<17}"
             f"{c['log_loss']:>8.4f}{c['log_loss_prior']:>7.4f}{c['hit_rate']:>7.3f}{c['hit_rate_prior']:>7.3f}")
     lines.append("realized shares per window: " + "; ".join(
         f"{c['window']} " + "/".join(f"{c['label_shares'][r]:.2f}" for r in REGIMES)

@@ -165,7 +165,8 @@ def compute_features(
     series, or only yield_chg_21s_bp (about the change since the previous release) for a monthly one;
     realized_vol_20s, implied_vol (VIX / 100, else realized_vol_20s x 1.28), implied_vol_chg_5s,
     vol_premium (implied over realized; 1.28 wherever the proxy stands in), spy_ret_5s_z and
-    spy_ret_20s_z (the return over the realized vol scaled to its sessions), hl_range_5s, volume_ratio_20s; the calendar columns; vol_source and rate_source (text per
+    spy_ret_20s_z (the return over the realized vol scaled to its sessions), hl_range_5s,
+    volume_ratio_20s; the calendar columns; vol_source and rate_source (text per
     session). A feature with no real input is left out, never filled: attrs["missing"] says why.
     """
     _check_prices(spy, "spy")
@@ -197,7 +198,8 @@ def compute_features(
     # the index's moves in units of the vol known at the close: a +1% week is a bigger event in 2017
     # than in 2008
     for n in (5, 20):
-        out[f"spy_ret_{n}s_z"] = out[f"spy_ret_{n}s"] / (out["realized_vol_20s"] * math.sqrt(n / SESSIONS_PER_YEAR))
+        scale = out["realized_vol_20s"] * math.sqrt(n / SESSIONS_PER_YEAR)
+        out[f"spy_ret_{n}s_z"] = out[f"spy_ret_{n}s"] / scale
     out["vol_premium"] = out["implied_vol"] / out["realized_vol_20s"]
 
     if _has_range(spy):
