@@ -197,8 +197,8 @@ def label_definition(params: ScenarioParams, has_tech: bool, has_daily_yield: bo
         f"  selloff   r <= -{params.selloff_sigma:.2f} s {rates}",
         f"  momentum  r >= +{params.momentum_sigma:.2f} s {tech}",
         "  range     otherwise (small net move, or a rally that tech did not lead)",
-        "  thresholds: round numbers in sigma units fixed from the column's wording before any scoring, "
-        "not fitted",
+        "  thresholds: round numbers in sigma units taken from the column's wording (a rally continues, a "
+        "shock is large), not fitted to label frequencies or scores",
     ]
 
 
@@ -546,6 +546,14 @@ def evaluate(
         [reliability_table(probs[m], labels, scorable & span).assign(model=m) for m in models],
         ignore_index=True)[["model", "regime", "bin", "sessions", "mean_forecast", "observed"]]
     daily_yield = inputs["long_yield"] is not None and _is_daily(inputs["long_yield"])
+    # what "range" means against the vol at the close, beside the column's raw-return reading
+    scored = scorable & span
+    quintile = pd.qcut(features.loc[scored, "realized_vol_20s"], 5, labels=False)
+    raw = realized_regimes(inputs["spy"], horizon)[scored]
+    range_by_vol = {
+        "scenario": labels[scored].eq("range").groupby(quintile).mean().tolist(),
+        "raw_return": raw.eq("range").groupby(quintile).mean().tolist(),
+    }
     return {
         "source": source,
         "horizon": horizon,
@@ -561,6 +569,7 @@ def evaluate(
         "rate_source": features.attrs.get("rate_source"),
         "inputs": features.attrs.get("inputs", {}),
         "weights": probs["rules"].attrs.get("weights"),
+        "range_by_vol": range_by_vol,
     }
 
 
@@ -694,6 +703,10 @@ def format_scorecard(report: dict, details: str | None = None) -> str:
     lines.append("realized shares per window: " + "; ".join(
         f"{c['window']} " + "/".join(f"{c['label_shares'][r]:.2f}" for r in REGIMES)
         for c in cards if c["model"] == cards[0]["model"]) + " (momentum/range/selloff)")
+    by_vol = report["range_by_vol"]
+    lines.append("range share by quintile of the vol at the close (low -> high): scenario label "
+                 + " ".join(f"{v:.2f}" for v in by_vol["scenario"]) + "; raw 5-session return (+1.0%/-1.5%) "
+                 + " ".join(f"{v:.2f}" for v in by_vol["raw_return"]))
     lines.append(f"default model for the playbook (*): {report['chosen']} - {report['reason']}")
     hold = report["holdout"]
     lines.append("held-out years (not used for the choice): " + ", ".join(
@@ -740,7 +753,10 @@ def plot_reliability(report: dict, path) -> None:
     for ax, regime in zip(axes, REGIMES):
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         for model, part in table[table["regime"] == regime].groupby("model", sort=False):
-            ax.plot(part["mean_forecast"], part["observed"], marker="o", lw=1, label=model)
+            line, = ax.plot(part["mean_forecast"], part["observed"], lw=1, label=model)
+            # marker area by sessions: a bin of 3 sessions says little, and should look it
+            ax.scatter(part["mean_forecast"], part["observed"], s=4 + part["sessions"] / 4,
+                       color=line.get_color(), alpha=0.7)
         ax.set_title(regime)
         ax.set_xlabel("mean forecast")
         ax.set_xlim(0, 1)

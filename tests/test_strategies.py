@@ -135,7 +135,7 @@ def test_nothing_trades_on_a_later_session(name):
     base = run_backtest(RunSettings(name), build_market(spec, frames, long_yield, tbill))
     moved_yield = long_yield.where(long_yield.index <= cut, long_yield + 1.0)
     moved_frames = _perturbed(frames, next_session, 1.3)
-    for symbol, frame in moved_frames.items():
+    for frame in moved_frames.values():
         for col in ("close", "adj_close"):
             if col in frame and next_session in frame.index:
                 frame.loc[next_session, col] = frame.loc[next_session, col] * 1.3
