@@ -129,9 +129,10 @@ def _checked(parse):
               help="Trade only inside these windows (cash outside) [default: full].")
 @click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
 @click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
-@click.option("--model", type=click.Choice(MODELS), default=None,
+@click.option("--model", type=click.Choice(MODELS + REFERENCE_MODELS), default=None,
               help=f"Regime classifier the playbook trades on [default: {DEFAULT_MODEL}, the best out of "
-              "sample by `regime evaluate`]; prior: always range (the neutral book).")
+              "sample by `regime evaluate`]; prior: always range (the neutral book); rules-as-written: "
+              "the column's hand-set weights (the old default), for comparison.")
 @click.option("--stop", multiple=True, callback=_checked(parse_stop),
               help="fixed:3% | trailing:5% | atr:3 | time:10 | none; repeat for several.")
 @click.option("--take-profit", callback=_checked(parse_take_profit), help="8% | atr:2 | none.")

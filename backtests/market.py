@@ -15,7 +15,7 @@ import pandas as pd
 import data
 from backtests.errors import RunError
 from backtests.optionbook import OptionMarket
-from backtests.regime_eval import DEFAULT_MODEL, MODELS, calendar_columns, market_regime
+from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
 from data.calendar import monthly_expiries, nyse_sessions
 from data.errors import DataError
 from data.hashing import data_hash
@@ -52,8 +52,9 @@ class MarketSpec:
     def __post_init__(self):
         if self.window not in WINDOW_CHOICES:
             raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
-        if self.regime_model not in MODELS:
-            raise RunError(f"unknown regime model {self.regime_model!r}; choose from {', '.join(MODELS)}")
+        if self.regime_model not in MODELS + REFERENCE_MODELS:
+            raise RunError(f"unknown regime model {self.regime_model!r}; choose from "
+                           f"{', '.join(MODELS + REFERENCE_MODELS)}")
 
 
 @dataclass
