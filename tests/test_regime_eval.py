@@ -404,3 +404,12 @@ def test_cli_regime_evaluate_table_json_and_plot(report, tmp_path):
     assert bad.exit_code == 2 and bad.output.startswith("error:")
     bad = CliRunner().invoke(main, ["backtest", "--strategy", "playbook", "--model", "bayes"])
     assert bad.exit_code == 2 and "bayes" in bad.output
+
+
+def test_backtest_model_option_reaches_the_market_spec():
+    from backtests import jobs
+
+    assert jobs.market_spec({"strategy": "playbook"}).regime_model == DEFAULT_MODEL
+    assert jobs.market_spec({"strategy": "playbook", "model": "prior"}).regime_model == "prior"
+    old_default = jobs.market_spec({"strategy": "playbook", "model": "rules-as-written"})
+    assert old_default.regime_model == "rules-as-written"
