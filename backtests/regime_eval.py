@@ -548,12 +548,14 @@ def evaluate(
     daily_yield = inputs["long_yield"] is not None and _is_daily(inputs["long_yield"])
     # what "range" means against the vol at the close, beside the column's raw-return reading
     scored = scorable & span
-    quintile = pd.qcut(features.loc[scored, "realized_vol_20s"], 5, labels=False)
-    raw = realized_regimes(inputs["spy"], horizon)[scored]
-    range_by_vol = {
-        "scenario": labels[scored].eq("range").groupby(quintile).mean().tolist(),
-        "raw_return": raw.eq("range").groupby(quintile).mean().tolist(),
-    }
+    range_by_vol = None
+    if scored.sum() >= 50:  # quintiles of fewer sessions say nothing
+        quintile = pd.qcut(features.loc[scored, "realized_vol_20s"], 5, labels=False)
+        raw = realized_regimes(inputs["spy"], horizon)[scored]
+        range_by_vol = {
+            "scenario": labels[scored].eq("range").groupby(quintile).mean().tolist(),
+            "raw_return": raw.eq("range").groupby(quintile).mean().tolist(),
+        }
     return {
         "source": source,
         "horizon": horizon,
@@ -704,9 +706,10 @@ def format_scorecard(report: dict, details: str | None = None) -> str:
         f"{c['window']} " + "/".join(f"{c['label_shares'][r]:.2f}" for r in REGIMES)
         for c in cards if c["model"] == cards[0]["model"]) + " (momentum/range/selloff)")
     by_vol = report["range_by_vol"]
-    lines.append("range share by quintile of the vol at the close (low -> high): scenario label "
-                 + " ".join(f"{v:.2f}" for v in by_vol["scenario"]) + "; raw 5-session return (+1.0%/-1.5%) "
-                 + " ".join(f"{v:.2f}" for v in by_vol["raw_return"]))
+    if by_vol is not None:
+        lines.append("range share by quintile of the vol at the close (low -> high): scenario label "
+                     + " ".join(f"{v:.2f}" for v in by_vol["scenario"]) + "; raw 5-session return "
+                     "(+1.0%/-1.5%) " + " ".join(f"{v:.2f}" for v in by_vol["raw_return"]))
     lines.append(f"default model for the playbook (*): {report['chosen']} - {report['reason']}")
     hold = report["holdout"]
     lines.append("held-out years (not used for the choice): " + ", ".join(
