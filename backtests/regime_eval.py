@@ -151,8 +151,8 @@ def scenario_labels(
 
     >>> idx = pd.bdate_range("2018-12-10", periods=4)
     >>> spy = pd.DataFrame({"close": [100.0, 102.0, 99.0, 99.5]}, index=idx)
-    >>> vol = pd.Series(0.16 * math.sqrt(252), index=idx)       # 1-session sigma = 1%
-    >>> scenario_labels(spy, vol, params=ScenarioParams(horizon=1)).tolist()
+    >>> vol = pd.Series(0.01 * math.sqrt(252), index=idx)       # 1-session sigma = 1%
+    >>> scenario_labels(spy, vol, params=ScenarioParams(horizon=1)).tolist()   # +2.0, -2.9, +0.5 sigma
     ['momentum', 'selloff', 'momentum', nan]
     """
     h = params.horizon
