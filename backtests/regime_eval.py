@@ -543,8 +543,9 @@ def evaluate(
     for card in cards:
         card["default"] = card["model"] == chosen
     reliability = pd.concat(
-        [reliability_table(probs[m], labels, scorable & span).assign(model=m) for m in models],
-        ignore_index=True)[["model", "regime", "bin", "sessions", "mean_forecast", "observed"]]
+        [reliability_table(probs[m], labels, scorable & span & masks[w]).assign(model=m, window=w)
+         for m in models for w in windows],
+        ignore_index=True)[["model", "window", "regime", "bin", "sessions", "mean_forecast", "observed"]]
     daily_yield = inputs["long_yield"] is not None and _is_daily(inputs["long_yield"])
     # what "range" means against the vol at the close, beside the column's raw-return reading
     scored = scorable & span
@@ -716,10 +717,11 @@ def format_scorecard(report: dict, details: str | None = None) -> str:
         f"{m} {c['skill']:+.4f} {_ci(c['skill_ci'])}" for m, c in hold.items() if m != "prior")
         + f" ({hold['prior']['first']:%Y-%m-%d}..{hold['prior']['last']:%Y-%m-%d}, "
           f"{hold['prior']['sessions']} sessions)")
-    table = report["reliability"]
+    table = _reliability_window(report["reliability"])
     if details is not None:
         table = table[table["model"] == details]
-    lines.append("reliability (window all): forecast bin, sessions, mean forecast, observed share")
+    lines.append(f"reliability (window {table['window'].iloc[0]}): forecast bin: sessions, mean forecast/"
+                 "observed share")
     for (model, regime), part in table.groupby(["model", "regime"], sort=False):
         cells = "  ".join(f"{r.bin}: {r.sessions} {r.mean_forecast:.2f}/{r.observed:.2f}"
                           for r in part.itertuples())
@@ -731,12 +733,22 @@ def format_scorecard(report: dict, details: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _reliability_window(table: pd.DataFrame) -> pd.DataFrame:
+    """The reliability rows of window "all" when it was scored, else of the one window scored."""
+    window = "all" if (table["window"] == "all").any() else table["window"].iloc[0]
+    return table[table["window"] == window]
+
+
 def scorecard_json(report: dict) -> str:
-    """The cards as a JSON array, one object per model and window (ISO dates)."""
+    """The cards as a JSON array, one object per model and window (ISO dates), each with its
+    reliability rows (regime, bin, sessions, mean_forecast, observed)."""
     rows = []
+    table = report["reliability"]
     for card in report["cards"]:
         row = {k: v for k, v in card.items()}
         row["first"], row["last"] = f"{card['first']:%Y-%m-%d}", f"{card['last']:%Y-%m-%d}"
+        mine = table[(table["model"] == card["model"]) & (table["window"] == card["window"])]
+        row["reliability"] = mine.drop(columns=["model", "window"]).to_dict(orient="records")
         rows.append(row)
     return json.dumps(rows, indent=2)
 
@@ -751,7 +763,7 @@ def plot_reliability(report: dict, path) -> None:
 
     from backtests.files import write_atomically
 
-    table = report["reliability"]
+    table = _reliability_window(report["reliability"])
     fig, axes = plt.subplots(1, len(REGIMES), figsize=(12, 4), sharey=True)
     for ax, regime in zip(axes, REGIMES):
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
@@ -766,8 +778,8 @@ def plot_reliability(report: dict, path) -> None:
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("observed share")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"regime reliability, {report['source']} data, non-overlapping {report['horizon']}-session "
-                 "horizons")
+    fig.suptitle(f"regime reliability, window {table['window'].iloc[0]}, {report['source']} data, "
+                 f"non-overlapping {report['horizon']}-session horizons")
     fig.tight_layout()
     try:
         write_atomically(path, lambda temp: fig.savefig(temp, format="png", dpi=100))

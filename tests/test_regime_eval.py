@@ -398,6 +398,9 @@ def test_cli_regime_evaluate_table_json_and_plot(report, tmp_path):
         card = next(c for c in report["cards"] if (c["model"], c["window"]) == (row["model"], "year-end"))
         assert row["skill"] == pytest.approx(1 - row["brier"] / row["brier_prior"])
         assert row["skill_ci"] == pytest.approx(card["skill_ci"])
+        # the reliability rows of this model and window: every scored session once per regime
+        per_regime = pd.DataFrame(row["reliability"]).groupby("regime")["sessions"].sum()
+        assert per_regime.tolist() == [row["sessions"]] * 3
         assert row["first"] == f"{card['first']:%Y-%m-%d}"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(main, ["regime", "evaluate", "--window", "christmas"])
