@@ -416,3 +416,23 @@ def test_backtest_model_option_reaches_the_market_spec():
     assert jobs.market_spec({"strategy": "playbook", "model": "prior"}).regime_model == "prior"
     old_default = jobs.market_spec({"strategy": "playbook", "model": "rules-as-written"})
     assert old_default.regime_model == "rules-as-written"
+
+
+def test_embedded_card_matches_sklearn_and_pandas_on_the_same_sessions(report, embedded_features):
+    from sklearn.metrics import log_loss
+
+    frames = load(["SPY", "QQQ"])
+    long_yield = load_macro("long_yield", frames["SPY"].index)
+    labels = scenario_labels(frames["SPY"], embedded_features["realized_vol_20s"], frames["QQQ"], long_yield)
+    rules, logistic = regime_frame(model="rules"), regime_frame(model="logistic")
+    position = pd.Series(np.arange(len(rules)), index=rules.index)
+    keep = (position % 5 == 0) & labels.notna() & rules["fitted_through"].notna() \
+        & logistic["fitted_through"].notna()
+    card = next(c for c in report["cards"] if (c["model"], c["window"]) == ("rules", "all"))
+    assert int(keep.sum()) == card["sessions"]
+    y = labels[keep]
+    p = rules.loc[keep, list(REGIMES)]
+    assert log_loss(y, p.to_numpy(), labels=list(REGIMES)) == pytest.approx(card["log_loss"], rel=1e-9)
+    onehot = pd.get_dummies(y).reindex(columns=list(REGIMES), fill_value=False).astype(float)
+    assert ((p - onehot.to_numpy()) ** 2).sum(axis=1).mean() == pytest.approx(card["brier"], rel=1e-12)
+    assert y.value_counts(normalize=True).to_dict() == pytest.approx(card["label_shares"])
