@@ -15,11 +15,15 @@ import pandas as pd
 from backtests import cboe_twins
 from backtests.errors import RunError
 from backtests.regime_eval import (
+    DEFAULT_MODEL,
     MODELS,
+    REFERENCE_MODELS,
     WINDOWS,
     evaluate,
     format_scorecard,
     format_session,
+    plot_reliability,
+    scorecard_json,
     session_report,
 )
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
@@ -127,6 +131,10 @@ def _checked(parse):
               help="Trade only inside these windows (cash outside) [default: full].")
 @click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
 @click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
+@click.option("--model", type=click.Choice(MODELS + REFERENCE_MODELS), default=None,
+              help=f"Regime classifier the playbook trades on [default: {DEFAULT_MODEL}, the best out of "
+              "sample by `regime evaluate`]; prior: always range (the neutral book); rules-as-written: "
+              "the column's hand-set weights (the old default), for comparison.")
 @click.option("--stop", multiple=True, callback=_checked(parse_stop),
               help="fixed:3% | trailing:5% | atr:3 | time:10 | none; repeat for several.")
 @click.option("--take-profit", callback=_checked(parse_take_profit), help="8% | atr:2 | none.")
@@ -563,10 +571,14 @@ def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, dat
 
 
 
+_MODEL_HELP = (f"rules: the column's rules with walk-forward calibrated weights; logistic: walk-forward "
+               f"logistic regression on the column's signals; prior: the constant 35/45/20 "
+               f"[default: {DEFAULT_MODEL}, the best out of sample, see `regime evaluate`].")
+
+
 @main.group("regime", invoke_without_command=True)
 @click.option("--date", type=DateParam(), default=None, help="Session to classify (YYYY-MM-DD).")
-@click.option("--model", type=click.Choice(MODELS), default="rules", show_default=True,
-              help="rules: the transparent 35/45/20 rules; logistic: walk-forward logistic regression.")
+@click.option("--model", type=click.Choice(MODELS + REFERENCE_MODELS), default=None, help=_MODEL_HELP)
 @click.option("--source", type=click.Choice(SOURCES), default="embedded", show_default=True,
               help="Where the market data comes from.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -577,7 +589,8 @@ def regime_group(ctx, date, model, source, data_dir):
 
     `regime --date D` prints the features, probabilities and label of session D (from data up to
     D's close), the rules that fired, and what the next 5 sessions turned out to be. `regime
-    evaluate` prints the scorecard against the realized regimes and the 35/45/20 prior.
+    evaluate` prints the scorecard of every model against the 35/45/20 prior and the label
+    frequencies known at the time, and names the model the playbook trades on.
     """
     ctx.ensure_object(dict)
     ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir}
@@ -588,39 +601,49 @@ def regime_group(ctx, date, model, source, data_dir):
         return
     if date is None:
         raise click.UsageError("give --date YYYY-MM-DD for one session, or the subcommand evaluate.", ctx=ctx)
-    click.echo(format_session(session_report(date, source=source, model=model, data_dir=data_dir)))
+    report = session_report(date, source=source, model=model or DEFAULT_MODEL, data_dir=data_dir)
+    click.echo(format_session(report))
 
 
 @regime_group.command("evaluate")
-@click.option("--window", type=click.Choice(WINDOWS), default="all", show_default=True,
-              help="Score every session, or only those in triple-witching / year-end windows.")
-@click.option("--model", type=click.Choice(MODELS), default=None, help="Model to score (default: rules).")
+@click.option("--window", type=click.Choice(WINDOWS), default=None,
+              help="Only this window kind [default: all three: all sessions, triple-witching, year-end].")
+@click.option("--model", type=click.Choice(MODELS + REFERENCE_MODELS), default=None,
+              help="Only this model's rows and reliability [default: every model, and rules-as-written "
+              "(the column's hand-set weights) for reference].")
 @click.option("--source", type=click.Choice(SOURCES), default=None, help="Data source (default: embedded).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Directory of Yahoo-format csv files (--source csv).")
 @click.option("--start", type=DateParam(), default=None, help="First session to score (YYYY-MM-DD).")
 @click.option("--end", type=DateParam(), default=None, help="Last session to score (YYYY-MM-DD).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="table to read; json: one object per model and window.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also write the reliability diagram as a PNG file here.")
 @click.pass_context
-def regime_evaluate(ctx, window, model, source, data_dir, start, end):
-    """Scorecard of the regime classifier: confusion matrix, hit rate and Brier score against the
-    realized regime (forward 5-session return above +1.0% momentum, below -1.5% selloff, else
-    range), next to the constant 35/45/20 prior and the realized frequencies (hindsight).
-
-    The logistic model is scored from its first fitted year; the prior on the same sessions.
+def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_format, plot):
+    """Scorecard of the regime models on non-overlapping 5-session horizons: Brier score, log loss
+    and hit rate against the constant 35/45/20 prior and against the label frequencies known at the
+    time, with year-block bootstrap 90% intervals, per window kind; the scenario label's definition;
+    the reliability table; and the model the playbook trades on, with the evidence (skill on the
+    first half of the scored years, and on the held-out second half).
     """
     shared = ctx.obj["regime"]
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
                                  param_hint="'--start'")
-    card = evaluate(
+    model = model or shared["model"]
+    report = evaluate(
         source=source or shared["source"],
-        model=model or shared["model"],
-        window=window,
         data_dir=data_dir or shared["data_dir"],
         start=start,
         end=end,
+        models=(model,) if model else MODELS + REFERENCE_MODELS,
+        windows=(window,) if window else WINDOWS,
     )
-    click.echo(format_scorecard(card))
+    if plot:
+        plot_reliability(report, plot)
+    click.echo(scorecard_json(report) if output_format == "json" else format_scorecard(report, details=model))
 
 
 if __name__ == "__main__":

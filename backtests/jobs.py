@@ -14,6 +14,7 @@ import pandas as pd
 from backtests.market import Market, MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, write_run
+from backtests.regime_eval import DEFAULT_MODEL
 from backtests.result import RunResult
 from backtests.runner import RunSettings, run_backtest
 from backtests.windows_eval import (
@@ -61,6 +62,7 @@ def market_spec(settings: dict, run: RunSettings | None = None) -> MarketSpec:
         window=settings.get("window") or "full",
         before=int(settings.get("before", 5) if settings.get("before") is not None else 5),
         after=int(settings.get("after", 5) if settings.get("after") is not None else 5),
+        regime_model=settings.get("model") or DEFAULT_MODEL,
     )
 
 

@@ -15,13 +15,13 @@ import pandas as pd
 import data
 from backtests.errors import RunError
 from backtests.optionbook import OptionMarket
-from backtests.regime_eval import calendar_columns
+from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
 from data.calendar import monthly_expiries, nyse_sessions
 from data.errors import DataError
 from data.hashing import data_hash
 from data.macro import load_macro
 from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
-from strategies.regime import PRIOR, REGIMES, classify_rules, compute_features
+from strategies.regime import PRIOR, REGIMES, compute_features
 from strategies.signals import average_true_range, momentum_signal, realized_vol
 from strategies.volsurface import VRP_RATIO, SkewParams, atm_vol_proxy
 
@@ -48,10 +48,14 @@ class MarketSpec:
     vrp_ratio: float = VRP_RATIO  # implied / realised volatility applied to that forecast
     div_yield: float = 0.02
     skew: SkewParams = field(default_factory=SkewParams)
+    regime_model: str = DEFAULT_MODEL  # the classifier the playbook trades on (backtests.regime_eval)
 
     def __post_init__(self):
         if self.window not in WINDOW_CHOICES:
             raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
+        if self.regime_model not in MODELS + REFERENCE_MODELS:
+            raise RunError(f"unknown regime model {self.regime_model!r}; choose from "
+                           f"{', '.join(MODELS + REFERENCE_MODELS)}")
 
 
 @dataclass
@@ -173,7 +177,7 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     calendar_sessions = nyse_sessions(min(sessions[0], pd.Timestamp("1990-01-01")))
     expiries = monthly_expiries(calendar_sessions)
     calendar = calendar_columns(sessions)
-    regime = _regime(frames, vix, long_yield, calendar)
+    regime = _regime(spec.regime_model, frames, vix, long_yield, calendar)
     windows = [] if spec.window == "full" else windows_of_kind(spec.window, sessions, spec.before, spec.after)
     if spec.window != "full" and not windows:
         raise RunError(f"no complete {spec.window} window between {sessions[0]:%Y-%m-%d} and "
@@ -234,12 +238,12 @@ def window_market(market: Market) -> Market:
     return _subset(market, keep, market.windows, block_start=(keep & ~np.roll(keep, 1))[keep])
 
 
-def _regime(frames, vix, long_yield, calendar) -> pd.DataFrame:
-    """The rules classifier's probabilities and label on each session (known at its close); the
-    prior where the features are not yet defined."""
+def _regime(model, frames, vix, long_yield, calendar) -> pd.DataFrame:
+    """`model`'s probabilities and label on each session (known at its close; a walk-forward model
+    fitted each year on labels known before it); the prior where they are not yet defined."""
     features = compute_features(frames["SPY"], frames.get("QQQ"), smh=frames.get("SMH"), vix=vix,
                                 long_yield=long_yield, calendar=calendar)
-    probs = classify_rules(features)
+    probs = market_regime(model, frames["SPY"], frames.get("QQQ"), features, long_yield)
     missing = probs[list(REGIMES)].isna().any(axis=1)
     if missing.any():
         prior = dict(zip(REGIMES, PRIOR))

@@ -7,8 +7,13 @@ sell-off (20%), each with its own strategy. This module turns the column's signa
 - `classify_rules`: the default, transparent model. It starts from the column's 35/45/20 prior in
   log space, adds a named evidence weight for each rule that fires, and takes the softmax. Every
   threshold and weight is a field of `RuleParams`; `RULES` says which regime each rule points to.
-- `classify_logistic`: a multinomial logistic regression fitted walk-forward (refit before each
-  calendar year on sessions whose realized regime was already known), never on the future.
+- `classify_calibrated_rules`: the same rules, with their evidence weights re-estimated walk-forward
+  (a multinomial logistic regression on the rule flags, refit before each calendar year on sessions
+  whose realized scenario was already known): the column's rules, weighted by what history said.
+- `classify_logistic`: a multinomial logistic regression on the column's continuous signals
+  (`LOGISTIC_FEATURES`: tech relative strength, long-rate change, implied vol and its change, the
+  calendar), fitted walk-forward the same way, never on the future.
+- `classify_prior`: the column's constant 35/45/20.
 
 Both return a frame with columns momentum, range, selloff (summing to 1), label (str), code (the
 label's index in `REGIMES`, for strategies that read it as a feed line) and the sources the
@@ -39,6 +44,18 @@ SESSIONS_PER_YEAR = 252
 
 CALENDAR_COLUMNS = ("sessions_to_triple_witching", "triple_witching_week", "holiday_week", "late_december")
 _CALENDAR_FLAGS = ("triple_witching_week", "holiday_week", "late_december")
+
+# The logistic model's inputs: the signals the column names, each scaled so that one unit means the
+# same in 2008 and 2017 where it matters (returns in units of the realised vol at the close). A
+# column absent from the features (no SMH offline, a monthly yield) is skipped.
+LOGISTIC_FEATURES = (
+    "qqq_rs_5s", "qqq_rs_20s", "qqq_rs_60s", "qqq_vs_ma50", "smh_rs_20s",  # tech relative strength
+    "spy_ret_5s_z", "spy_ret_20s_z", "spy_vs_ma50",  # the index's own trend, in vol units
+    "yield_chg_5s_bp", "yield_chg_20s_bp", "yield_chg_21s_bp",  # long-rate change
+    "implied_vol", "implied_vol_chg_5s", "vol_premium", "realized_vol_20s",  # implied vol, its change
+    "hl_range_5s", "volume_ratio_20s",  # swings and liquidity
+    "sessions_to_triple_witching", "triple_witching_week", "holiday_week", "late_december",  # calendar
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,9 @@ def compute_features(
     likewise; yield_level_pct with yield_chg_1s_bp, yield_chg_5s_bp, yield_chg_20s_bp for a daily
     series, or only yield_chg_21s_bp (about the change since the previous release) for a monthly one;
     realized_vol_20s, implied_vol (VIX / 100, else realized_vol_20s x 1.28), implied_vol_chg_5s,
-    hl_range_5s, volume_ratio_20s; the calendar columns; vol_source and rate_source (text per
+    vol_premium (implied over realized; 1.28 wherever the proxy stands in), spy_ret_5s_z and
+    spy_ret_20s_z (the return over the realized vol scaled to its sessions), hl_range_5s,
+    volume_ratio_20s; the calendar columns; vol_source and rate_source (text per
     session). A feature with no real input is left out, never filled: attrs["missing"] says why.
     """
     _check_prices(spy, "spy")
@@ -176,6 +195,12 @@ def compute_features(
 
     rate_source = _rate_features(long_yield, idx, out, missing)
     vol_source = _vol_features(spy, close, vix, out)
+    # the index's moves in units of the vol known at the close: a +1% week is a bigger event in 2017
+    # than in 2008
+    for n in (5, 20):
+        scale = out["realized_vol_20s"] * math.sqrt(n / SESSIONS_PER_YEAR)
+        out[f"spy_ret_{n}s_z"] = out[f"spy_ret_{n}s"] / scale
+    out["vol_premium"] = out["implied_vol"] / out["realized_vol_20s"]
 
     if _has_range(spy):
         out["hl_range_5s"] = ((spy["high"] - spy["low"]) / spy["close"]).rolling(5).mean()
@@ -274,37 +299,105 @@ def classify_logistic(
     min_train_sessions: int = 450,  # about two years of labelled sessions
     C: float = 0.1,  # scikit-learn's name: inverse L2 penalty
     prior: tuple[float, float, float] = PRIOR,
+    columns: tuple[str, ...] = LOGISTIC_FEATURES,
 ) -> pd.DataFrame:
     """Regime probabilities from a multinomial logistic regression refitted before each calendar year.
 
-    The label of session t (its realized regime) is only known `horizon` sessions later, so the model
-    for year Y learns from sessions t with t + horizon < Y's first session: labels known at the close
-    before Y starts. Features are standardised and NaNs imputed with training means only. Years with
-    fewer than `min_train_sessions` labelled training sessions get the prior. Columns as
-    `classify_rules`, with `fitted_through` (last training session, NaT where the prior stands in)
-    instead of evidence.
+    The inputs are `columns` (default LOGISTIC_FEATURES) that the features hold. The label of session
+    t (its realized scenario) is only known `horizon` sessions later, so the model for year Y learns
+    from sessions t with t + horizon < Y's first session: labels known at the close before Y starts.
+    Features are standardised and NaNs imputed with training means only. Years with fewer than
+    `min_train_sessions` labelled training sessions get the prior. Columns as `classify_rules`, with
+    `fitted_through` (last training session, NaT where the prior stands in) instead of evidence.
     """
+    labels = _checked_labels(realized_labels, features.index, horizon, min_train_sessions, C)
+    numeric = [c for c in columns if c in features
+               and (pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c]))]
+    probs, fitted_through, used = _walk_forward(features[numeric].astype(float), labels, horizon,
+                                                min_train_sessions, C, prior)
+    out = _probability_frame(probs, features)
+    out["fitted_through"] = fitted_through
+    out.attrs = {
+        "model": "logistic",
+        "params": {"horizon": horizon, "min_train_sessions": min_train_sessions, "C": C, "prior": prior},
+        "features_used": [c for c in numeric if c in used],
+        **{k: v for k, v in features.attrs.items() if k in ("vol_source", "rate_source", "missing")},
+    }
+    return out
+
+
+def classify_calibrated_rules(
+    features: pd.DataFrame,
+    realized_labels: pd.Series,
+    params: RuleParams = RuleParams(),
+    horizon: int = 5,
+    min_train_sessions: int = 450,
+    C: float = 0.1,
+    prior: tuple[float, float, float] = PRIOR,
+) -> pd.DataFrame:
+    """The column's rules with their weights re-estimated walk-forward: a multinomial logistic
+    regression on the rule flags (`rule_evidence`), refitted before each calendar year on labels known
+    by then, exactly as `classify_logistic`. A rule that never fired in the training years carries no
+    weight. attrs["weights"] holds the last fit's weight per rule and regime (log units, against the
+    regimes' mean), so the calibration reads like the hand-set table.
+    """
+    labels = _checked_labels(realized_labels, features.index, horizon, min_train_sessions, C)
+    flags = rule_evidence(features, params).astype(float)
+    probs, fitted_through, used = _walk_forward(flags, labels, horizon, min_train_sessions, C, prior)
+    out = _probability_frame(probs, features)
+    out["fitted_through"] = fitted_through
+    out["evidence"] = [" ".join(np.asarray(flags.columns)[row]) for row in flags.to_numpy(dtype=bool)]
+    out.attrs = {
+        "model": "rules",
+        "params": {"rules": asdict(params), "horizon": horizon, "min_train_sessions": min_train_sessions,
+                   "C": C, "prior": prior},
+        "features_used": [c for c in flags.columns if c in used],
+        "weights": used.get("__weights__"),
+        "rules_unavailable": _unavailable_rules(features, params),
+        **{k: v for k, v in features.attrs.items() if k in ("vol_source", "rate_source", "missing")},
+    }
+    return out
+
+
+def classify_prior(features: pd.DataFrame, prior: tuple[float, float, float] = PRIOR) -> pd.DataFrame:
+    """The column's constant 35/45/20 on every session: the baseline every model must beat; its label
+    is always range (the prior's most likely scenario), so a playbook on it runs the neutral book."""
+    out = _probability_frame(np.tile(np.asarray(prior, dtype=float), (len(features), 1)), features)
+    out.attrs = {"model": "prior", "params": {"prior": prior},
+                 **{k: v for k, v in features.attrs.items() if k in ("vol_source", "rate_source", "missing")}}
+    return out
+
+
+def _checked_labels(realized_labels, index, horizon, min_train_sessions, C) -> pd.Series:
     if horizon < 1 or min_train_sessions < 1 or not C > 0:
-        raise ConfigError(f"classify_logistic needs horizon >= 1, min_train_sessions >= 1 and C > 0, got "
+        raise ConfigError(f"a walk-forward model needs horizon >= 1, min_train_sessions >= 1 and C > 0, got "
                           f"{horizon}, {min_train_sessions}, {C}")
-    labels = realized_labels.reindex(features.index)
+    labels = realized_labels.reindex(index)
     bad = set(labels.dropna().unique()) - set(REGIMES)
     if bad:
         raise ConfigError(f"realized labels must be among {REGIMES}, got {sorted(map(str, bad))}")
-    numeric = [c for c in features.columns
-               if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])]
-    X_all = features[numeric].astype(float).to_numpy()
+    return labels
+
+
+def _walk_forward(X: pd.DataFrame, labels: pd.Series, horizon: int, min_train_sessions: int, C: float,
+                  prior) -> tuple[np.ndarray, pd.Series, dict]:
+    """Probabilities from a logistic regression refitted before each calendar year of X's index on the
+    rows whose label was known by the close before that year; the prior where too few were.
+    Returns (probs, fitted_through, used) where `used` maps each column that entered a fit to True and
+    "__weights__" to the last fit's coefficients (column -> regime -> log units)."""
+    columns = list(X.columns)
+    X_all = X.to_numpy(dtype=float)
     known = labels.notna().to_numpy()
     y_all = labels.to_numpy()
 
-    # imported here: scikit-learn takes over a second to load, and only this model needs it
+    # imported here: scikit-learn takes over a second to load, and only these models need it
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    probs = np.tile(np.asarray(prior, dtype=float), (len(features), 1))
-    fitted_through = pd.Series(pd.NaT, index=features.index, dtype="datetime64[ns]")
-    used: set[str] = set()
-    years = features.index.year
+    probs = np.tile(np.asarray(prior, dtype=float), (len(X), 1))
+    fitted_through = pd.Series(pd.NaT, index=X.index, dtype="datetime64[ns]")
+    used: dict = {}
+    years = X.index.year
     # one BLAS thread: the fits are small, and on a busy machine extra threads only fight for cores
     # (measured 0.5 s single-threaded vs 1-6 s with default threads on 2 loaded cores)
     with threadpool_limits(limits=1):
@@ -321,8 +414,12 @@ def classify_logistic(
             mean = np.nanmean(X_train[:, present], axis=0)
             filled = np.where(np.isnan(X_train[:, present]), mean, X_train[:, present])
             std = filled.std(axis=0)
-            varies = std > 0
+            # relative test: a column constant up to rounding (vol_premium is realized x 1.28 / realized
+            # wherever VIX is missing) has a std of 1e-16, and dividing by it would blow the test rows up
+            varies = std > 1e-9 * np.maximum(np.abs(mean), 1.0)
             cols, mean, std = present[varies], mean[varies], std[varies]
+            if len(cols) == 0:
+                continue
             model = LogisticRegression(C=C, max_iter=2000)
             model.fit((filled[:, varies] - mean) / std, y_all[train])
             X_test = X_all[test][:, cols]
@@ -330,18 +427,15 @@ def classify_logistic(
             probs[test] = 0.0
             for j, cls in enumerate(model.classes_):
                 probs[test, REGIMES.index(cls)] = p[:, j]
-            fitted_through.iloc[test] = features.index[train[-1]]
-            used.update(numeric[i] for i in cols)
-
-    out = _probability_frame(probs, features)
-    out["fitted_through"] = fitted_through
-    out.attrs = {
-        "model": "logistic",
-        "params": {"horizon": horizon, "min_train_sessions": min_train_sessions, "C": C, "prior": prior},
-        "features_used": [c for c in numeric if c in used],
-        **{k: v for k, v in features.attrs.items() if k in ("vol_source", "rate_source", "missing")},
-    }
-    return out
+            fitted_through.iloc[test] = X.index[train[-1]]
+            used.update({columns[i]: True for i in cols})
+            coef = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_[0], model.coef_[0]])
+            # per unit of the raw column (a flag: firing vs not), as the hand-set weights are given
+            used["__weights__"] = {
+                columns[i]: {str(cls): float(coef[j, k] / std[k]) for j, cls in enumerate(model.classes_)}
+                for k, i in enumerate(cols)
+            }
+    return probs, fitted_through, used
 
 
 def _probability_frame(probs: np.ndarray, features: pd.DataFrame) -> pd.DataFrame:

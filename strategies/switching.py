@@ -42,9 +42,11 @@ def switching_target(view: SessionView, p: SwitchingParams) -> Target:
 
 
 class Switching(PlaybookStrategy):
-    """The playbook. Each close: ask the regime classifier; momentum -> the momentum tilt, range ->
-    the delta-hedged neutral book, selloff -> the defensive rotation with puts. Positions and option
-    hedges not in the new scenario's target are closed at the next open."""
+    """The playbook. Each close: ask the regime classifier (the model the market was prepared with,
+    `MarketSpec.regime_model`: by default the one that scores best out of sample); momentum -> the
+    momentum tilt, range -> the delta-hedged neutral book, selloff -> the defensive rotation with
+    puts. On the prior model the label is always range, so this is the neutral book. Positions and
+    option hedges not in the new scenario's target are closed at the next open."""
 
     def target(self, view):
         return switching_target(view, self.setup.params)

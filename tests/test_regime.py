@@ -20,7 +20,9 @@ from strategies.regime import (
     REGIMES,
     RULES,
     RuleParams,
+    classify_calibrated_rules,
     classify_logistic,
+    classify_prior,
     classify_rules,
     compute_features,
     rule_evidence,
@@ -347,27 +349,33 @@ def test_changing_data_after_t_leaves_every_output_up_to_t_unchanged(inputs, fea
     labels, labels_changed = forward_labels(inputs["spy"]), forward_labels(changed["spy"])
     # the realized labels of the last sessions before t change too (their forward window crosses t)
     assert not labels.loc[:t].equals(labels_changed.loc[:t])
-    logistic = classify_logistic(features, labels, min_train_sessions=250)
-    logistic_changed = classify_logistic(features_changed, labels_changed, min_train_sessions=250)
-    pd.testing.assert_frame_equal(logistic.loc[:t], logistic_changed.loc[:t])
-    assert logistic["fitted_through"].notna().any()
+    for classify in (classify_logistic, classify_calibrated_rules):
+        fitted = classify(features, labels, min_train_sessions=250)
+        fitted_changed = classify(features_changed, labels_changed, min_train_sessions=250)
+        pd.testing.assert_frame_equal(fitted.loc[:t], fitted_changed.loc[:t])
+        assert fitted["fitted_through"].notna().any()
 
 
-def test_logistic_for_a_year_learns_only_from_labels_known_before_it_starts(inputs, features):
+@pytest.mark.parametrize("classify", [classify_logistic, classify_calibrated_rules])
+def test_a_walk_forward_year_learns_only_from_labels_known_before_it_starts(inputs, features, classify):
     labels = forward_labels(inputs["spy"])
     year_start = features.index.get_loc(pd.Timestamp("2017-01-02"))
-    base = classify_logistic(features, labels, min_train_sessions=250)
+    base = classify(features, labels, min_train_sessions=250)
     in_2017 = features.index.year == 2017
     # the label of session year_start - HORIZON is only known on the year's first session: unused
     flipped = labels.copy()
     flipped.iloc[year_start - HORIZON : year_start] = "selloff"
-    out = classify_logistic(features, flipped, min_train_sessions=250)
+    out = classify(features, flipped, min_train_sessions=250)
     pd.testing.assert_frame_equal(base[in_2017], out[in_2017])
     assert base["fitted_through"][in_2017].iloc[0] == features.index[year_start - HORIZON - 1]
-    # one session earlier the label was known at the close before the year: it is used
-    flipped.iloc[year_start - HORIZON - 40 : year_start - HORIZON] = "selloff"
-    out = classify_logistic(features, flipped, min_train_sessions=250)
+    # earlier labels were known at the close before the year: they are used
+    flipped.iloc[year_start - HORIZON - 120 : year_start - HORIZON] = "selloff"
+    out = classify(features, flipped, min_train_sessions=250)
     assert not np.allclose(base.loc[in_2017, "selloff"], out.loc[in_2017, "selloff"])
+    # and labels of the year itself (known only during it) never change its forecasts
+    flipped = labels.copy()
+    flipped[in_2017] = "momentum"
+    pd.testing.assert_frame_equal(base[in_2017], classify(features, flipped, min_train_sessions=250)[in_2017])
 
 
 def test_logistic_uses_the_prior_until_it_has_enough_history(inputs, features):
@@ -390,3 +398,55 @@ def test_both_models_are_deterministic(inputs, features):
         classify_logistic(features, labels, min_train_sessions=250),
         classify_logistic(features, labels, min_train_sessions=250),
     )
+
+
+def test_calibrated_rules_learn_a_rule_that_history_backs(inputs, features):
+    # a world where the range label follows the vol_high rule: the calibrated weight must find it
+    params = RuleParams(vol_high=0.2)
+    fired = rule_evidence(features, params)["vol_high"]
+    assert 0.1 < fired.mean() < 0.9
+    labels = forward_labels(inputs["spy"]).copy()
+    labels[fired.to_numpy() & labels.notna().to_numpy()] = "range"
+    out = classify_calibrated_rules(features, labels, params, min_train_sessions=250)
+    weights = out.attrs["weights"]
+    assert weights["vol_high"]["range"] > weights["vol_high"]["momentum"] + 1
+    assert out.attrs["model"] == "rules" and "vol_high" in out.attrs["features_used"]
+    fitted = out["fitted_through"].notna()
+    assert out.loc[fitted & fired, "range"].min() > out.loc[fitted & ~fired, "range"].max() - 0.2
+    assert out.loc[fitted & fired, "range"].mean() > 0.8
+    assert (out["evidence"].str.split().apply(lambda names: "vol_high" in names) == fired).all()
+
+
+def test_prior_model_is_the_constant_prior_and_says_range():
+    index = pd.bdate_range("2018-01-01", periods=4, name="date")
+    out = classify_prior(pd.DataFrame({"implied_vol": [0.1, 0.2, 0.3, 0.4]}, index=index))
+    np.testing.assert_allclose(out[list(REGIMES)].to_numpy(), np.tile(PRIOR, (4, 1)), rtol=0, atol=0)
+    assert (out["label"] == "range").all() and (out["code"] == 1).all()
+
+
+def test_vol_normalised_returns_and_vol_premium_by_hand(inputs, features):
+    spy = inputs["spy"]["adj_close"].to_numpy()
+    i = 300
+    log_ret = np.diff(np.log(spy[i - 20 : i + 1]))
+    vol = log_ret.std(ddof=1) * math.sqrt(252)
+    assert features["spy_ret_5s_z"].iloc[i] == pytest.approx((spy[i] / spy[i - 5] - 1)
+                                                              / (vol * math.sqrt(5 / 252)))
+    assert features["spy_ret_20s_z"].iloc[i] == pytest.approx((spy[i] / spy[i - 20] - 1)
+                                                               / (vol * math.sqrt(20 / 252)))
+    assert features["vol_premium"].iloc[i] == pytest.approx(1.28)  # before the synthetic VIX: the proxy
+    day = pd.Timestamp("2017-03-01")
+    assert features.loc[day, "vol_premium"] == pytest.approx(inputs["vix"][day] / 100
+                                                             / features.loc[day, "realized_vol_20s"])
+
+
+def test_a_column_constant_up_to_rounding_is_left_out_not_blown_up(inputs, features):
+    # vol_premium is 1.28 to within 1e-16 before VIX starts; a year fitted on those years must not
+    # divide by that spread (it once turned 2014's forecasts into 0s and 1s)
+    labels = forward_labels(inputs["spy"])
+    f = features.copy()
+    f["vol_premium"] = (f["realized_vol_20s"] * 1.28) / f["realized_vol_20s"]
+    f.loc[f.index >= "2016-01-01", "vol_premium"] = 1.6
+    out = classify_logistic(f, labels, min_train_sessions=250, columns=("vol_premium", "qqq_rs_20s"))
+    fitted_2016 = out[(out.index.year == 2016)]
+    assert fitted_2016[list(REGIMES)].to_numpy().max() < 0.9
+    assert "vol_premium" in classify_logistic(f, labels, min_train_sessions=250).attrs["features_used"]

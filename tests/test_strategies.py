@@ -117,7 +117,11 @@ def _perturbed(frames, after, factor):
 @pytest.mark.parametrize("name", ["neutral", "playbook"])
 def test_nothing_trades_on_a_later_session(name):
     """Rebuild the market with every price after T changed: every order decided up to T (filled up
-    to T's next session) and the equity up to T stay exactly the same."""
+    to T's next session) and the equity up to T stay exactly the same.
+
+    The next session's open, high and low are kept: a limit order placed before T fills or not on
+    that session's range, a real fill at a price after T (a BIL sell limit the x1.3 jump would fill),
+    not a decision that saw the future; its close and every later price are changed."""
     import data
 
     spec = MarketSpec(start="2014-01-02", end="2018-12-31")
@@ -130,7 +134,12 @@ def test_nothing_trades_on_a_later_session(name):
     next_session = sessions[sessions.searchsorted(cut, side="right")]
     base = run_backtest(RunSettings(name), build_market(spec, frames, long_yield, tbill))
     moved_yield = long_yield.where(long_yield.index <= cut, long_yield + 1.0)
-    moved_market = build_market(spec, _perturbed(frames, cut, 1.3), moved_yield, tbill)
+    moved_frames = _perturbed(frames, next_session, 1.3)
+    for frame in moved_frames.values():
+        for col in ("close", "adj_close"):
+            if col in frame and next_session in frame.index:
+                frame.loc[next_session, col] = frame.loc[next_session, col] * 1.3
+    moved_market = build_market(spec, moved_frames, moved_yield, tbill)
     moved = run_backtest(RunSettings(name), moved_market)
     key = ["date", "instrument", "side", "quantity"]
     before = base.orders[base.orders["date"] <= next_session][key].reset_index(drop=True)
