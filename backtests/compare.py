@@ -244,7 +244,11 @@ def build_comparison(results, kind: str | None = None, windows_by_run=None,
     if not results:
         raise RunError("nothing to compare: give --strategies or saved runs with --from")
     names = _column_names(results)
-    table = metrics_table(results)
+    tables = {}
+    if kind is not None:
+        for name, result, windows in zip(names, results, windows_by_run):
+            tables[name] = window_table(result, windows, regime, show_progress, progress_file)
+    table = metrics_table(results, windows=tables, seed=seed)
     first = min(r.returns.index[0] for r in results)
     last = max(r.returns.index[-1] for r in results)
     record = results[0].settings.get("market", {}) if isinstance(results[0].settings, dict) else {}
@@ -252,9 +256,6 @@ def build_comparison(results, kind: str | None = None, windows_by_run=None,
     if kind is None:
         return Comparison(tuple(results), tuple(names), table, origins=tuple(origins), notes=tuple(notes),
                           seed=seed, resamples=resamples, data=data)
-    tables = {}
-    for name, result, windows in zip(names, results, windows_by_run):
-        tables[name] = window_table(result, windows, regime, show_progress, progress_file)
     return Comparison(
         tuple(results), tuple(names), table, kind, side_by_side(names, tables), tables,
         event_study(names, tables, seed, resamples), claims, tuple(origins), tuple(notes), seed, resamples,
@@ -357,7 +358,8 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
     try:
         if strategies:
             for name, result in zip(comparison.names, results):
-                run_dir = write_run(result, staging / _safe(name), tearsheet=False)
+                run_dir = write_run(result, staging / _safe(name), tearsheet=False,
+                                    windows=comparison.tables.get(name), seed=seed)
                 if window:
                     write_window_table(comparison.tables[name], run_dir / WINDOWS_CSV)
         comparison.metrics.to_csv(staging / METRICS_CSV, float_format="%.10g", lineterminator="\n")
