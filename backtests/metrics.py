@@ -296,17 +296,17 @@ def assign_packages(trades: pd.DataFrame) -> pd.Series:
     _require_columns(trades, ("entry_date", "exit_date"))
     if len(trades) == 0:
         return pd.Series([], index=trades.index, dtype="int64", name="package")
-    entry = pd.to_datetime(trades["entry_date"])
-    end = pd.to_datetime(trades["exit_date"]).fillna(pd.Timestamp.max)
-    order = np.argsort(entry.to_numpy(), kind="stable")
+    entry = pd.to_datetime(trades["entry_date"]).to_numpy("datetime64[ns]").astype(np.int64)
+    exit_ = pd.to_datetime(trades["exit_date"]).to_numpy("datetime64[ns]")
+    end = np.where(np.isnat(exit_), np.iinfo(np.int64).max, exit_.astype(np.int64))  # open: to the end
     package = np.zeros(len(trades), dtype=np.int64)
     number, reach = 0, None
-    for position in order:
-        if reach is None or entry.iloc[position] > reach:
+    for position in np.argsort(entry, kind="stable"):
+        if reach is None or entry[position] > reach:
             number += 1
-            reach = end.iloc[position]
+            reach = end[position]
         else:
-            reach = max(reach, end.iloc[position])
+            reach = max(reach, end[position])
         package[position] = number
     return pd.Series(package, index=trades.index, name="package")
 
