@@ -365,7 +365,8 @@ def test_format_table_text():
     by_label = {line[:width].strip(): line[width:].split() for line in lines[1:-1]}
     cagr = table.loc[("CAGR", "fraction/year"), "momentum"]
     assert by_label["CAGR"][0] == f"{cagr * 100:.1f}%"
-    assert by_label["Sharpe (over T-bills)"][0] == f"{table.loc[('Sharpe (over T-bills)', 'ratio'), 'momentum']:.2f}"
+    sharpe = table.loc[("Sharpe (over T-bills)", "ratio"), "momentum"]
+    assert by_label["Sharpe (over T-bills)"][0] == f"{sharpe:.2f}"
     assert by_label["Packages (closed round trips)"] == ["3", "-"]
     assert by_label["Package profit factor"] == ["3.33", "-"]
     assert by_label["Costs paid"] == ["55", "-"]

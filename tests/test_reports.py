@@ -236,7 +236,8 @@ def test_run_json_holds_settings_metrics_and_hashes(saved):
     assert document["metrics"].keys() == expected.keys()
     for key, value in expected.items():
         # JSON has no NaN or infinity: both are null (an infinite profit factor: wins and no loss)
-        assert document["metrics"][key] == (None if not math.isfinite(value) else pytest.approx(value, rel=1e-15))
+        stored = document["metrics"][key]
+        assert stored == (None if not math.isfinite(value) else pytest.approx(value, rel=1e-15))
     assert document["costs"] == run.costs
     assert set(document["files"]) == ALL_FILES - {"run.json"}
     assert document["files"]["returns.csv"] == outputs._sha256(directory / "returns.csv")
