@@ -207,7 +207,7 @@ def side_by_side(names, tables: dict) -> pd.DataFrame:
     shared = all(np.allclose(b.to_numpy(float), benchmarks[0].to_numpy(float), rtol=0, atol=1e-12,
                              equal_nan=True) for b in benchmarks[1:])
     if shared:
-        out["benchmark"] = benchmarks[0]
+        out["benchmark (index)" if "benchmark" in names else "benchmark"] = benchmarks[0]
     else:
         for name, b in zip(names, benchmarks):
             out[f"benchmark ({name})"] = b
@@ -224,8 +224,9 @@ def event_study(names, tables: dict, seed: int = 0, resamples: int = RESAMPLES) 
     shared = all(np.allclose(tables[n]["benchmark_return"].reindex(first.index).to_numpy(float),
                              first.to_numpy(float), rtol=0, atol=1e-12, equal_nan=True)
                  and len(tables[n]) == len(first) for n in names[1:])
-    if shared:
-        rows["benchmark"] = event_stats(first, seed, resamples)
+    if shared:  # the benchmark strategy's own row is "benchmark": the index beside it is named apart
+        label = "benchmark (index)" if "benchmark" in names else "benchmark"
+        rows[label] = event_stats(first, seed, resamples)
     else:
         for name in names:
             rows[f"benchmark ({name})"] = event_stats(tables[name]["benchmark_return"], seed, resamples)

@@ -589,8 +589,10 @@ def metrics_table(
             return benchmark_summary(run.benchmark, periods_per_year, free, windows.get(name), stepped, seed)
 
         shared = all(run.benchmark.equals(runs[0].benchmark) for run in runs[1:])
+        # the benchmark strategy's own column is "benchmark": the index beside it must not replace it
+        label = "benchmark (index)" if "benchmark" in names else "benchmark"
         if shared:
-            columns["benchmark"] = bench(runs[0], names[0])
+            columns[label] = bench(runs[0], names[0])
         else:
             for name, run in zip(names, runs):
                 columns[f"benchmark ({name})"] = bench(run, name)

@@ -372,3 +372,10 @@ def test_format_table_text():
     assert by_label["Costs paid"] == ["55", "-"]
     assert by_label["Turnover"][0].endswith("x")
     assert by_label["Stock weight (mean gross)"][1] == "100.0%"
+
+
+def test_the_benchmark_strategy_keeps_its_column_beside_the_index():
+    run = make_run("benchmark")
+    table = metrics_table(run)
+    assert list(table.columns) == ["benchmark", "benchmark (index)"]
+    assert table.loc[("Packages (closed round trips)", "count"), "benchmark"] == 3
