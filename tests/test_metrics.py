@@ -305,7 +305,7 @@ def test_metrics_table_layout_and_values():
     bench = performance(momentum.benchmark, rf=momentum.risk_free)
     assert table.loc[("CAGR", "fraction/year"), "benchmark"] == bench["cagr"]
     assert table.loc[sharpe, "benchmark"] == bench["sharpe"]
-    assert table.loc[("Stock weight (mean gross)", "fraction of equity"), "benchmark"] == 1.0
+    assert table.loc[("Stock weight (mean gross, % of equity)", "fraction of equity"), "benchmark"] == 1.0
     assert math.isnan(table.loc[("Packages (closed round trips)", "count"), "benchmark"])
     assert table.loc[("Packages (closed round trips)", "count"), "momentum"] == 3
     assert "T-bill" in table.attrs["convention"]
@@ -371,7 +371,7 @@ def test_format_table_text():
     assert by_label["Package profit factor"] == ["3.33", "-"]
     assert by_label["Costs paid"] == ["55", "-"]
     assert by_label["Turnover"][0].endswith("x")
-    assert by_label["Stock weight (mean gross)"][1] == "100.0%"
+    assert by_label["Stock weight (mean gross, % of equity)"][1] == "100.0%"
 
 
 def test_the_benchmark_strategy_keeps_its_column_beside_the_index():
