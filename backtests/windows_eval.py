@@ -210,7 +210,10 @@ def format_summary(summary: pd.DataFrame, strategy: str, table: pd.DataFrame,
                    seed: int = 0, resamples: int = RESAMPLES) -> str:
     """The event summary as the lines `cli.py backtest --window` prints."""
     kind = table["kind"].iloc[0]
-    renamed = summary.rename(index={"strategy": strategy, "excess": f"{strategy} - benchmark"})
+    # the benchmark strategy against the index: two rows must not share the name "benchmark"
+    index_name = "benchmark (index)" if strategy == "benchmark" else "benchmark"
+    renamed = summary.rename(index={"strategy": strategy, "benchmark": index_name,
+                                    "excess": f"{strategy} - {index_name}"})
     lines = [
         f"event study: {strategy} on {len(table)} {kind} windows, events "
         f"{table.index[0]:%Y-%m-%d} .. {table.index[-1]:%Y-%m-%d}",

@@ -166,6 +166,27 @@ def test_ledger_reconciles_with_the_book(runs, name):
     finished = packages[packages["exit_date"].notna()]
     assert metrics["packages"] == len(finished)
     assert metrics["packages_open"] == int(packages["exit_date"].isna().sum())
+    equity = pd.read_csv(out / "returns.csv", index_col="date", parse_dates=["date"])["equity"]
+    for _, row in packages.iterrows():
+        before = equity[equity.index < row["entry_date"]]
+        base = before.iloc[-1] if len(before) else equity.iloc[0]
+        assert row["return"] == pytest.approx(row["pnl_net"] / base)  # on the equity before it opened
     if len(finished):
         hit, _ = _win_loss(finished["pnl_net"])
         assert metrics["hit_rate"] == pytest.approx(hit)
+        wins, losses = finished[finished["pnl_net"] > 0], finished[finished["pnl_net"] < 0]
+        if len(wins) and len(losses):
+            assert metrics["avg_win"] == pytest.approx(wins["return"].mean())
+            assert metrics["avg_loss"] == pytest.approx(losses["return"].mean())
+            assert metrics["profit_factor"] == pytest.approx(wins["pnl_net"].sum() / -losses["pnl_net"].sum())
+
+
+def test_the_tax_line_is_on_the_closed_legs_net_gains(shared_markets, tmp_path):
+    out = tmp_path / "taxed"
+    result = CliRunner().invoke(main, ["backtest", "--strategy", "momentum", *SHORT, "--tax-rate", "25%",
+                                       "--out", str(out), "--no-tearsheet"])
+    assert result.exit_code == 0, result.output
+    trades = pd.read_csv(out / "trades.csv")
+    realised = trades.loc[trades["exit_date"].notna(), "pnl_net"].sum()
+    tax = json.loads((out / "run.json").read_text())["costs"]["tax"]
+    assert tax == pytest.approx(0.25 * max(realised, 0.0), abs=1e-6)
