@@ -57,7 +57,8 @@ CI_LEVEL = 0.95
 
 # (key, label, unit) in the order the table prints them. Units say how the stored value reads:
 # "fraction" 0.123 is 12.3%; "fraction/year" is a compound annual rate; "times/year" is turnover;
-# "of equity" is a mean over the closes of a value divided by that close's equity.
+# "of equity" is a mean over the closes of a value divided by that close's equity; "fraction/window" a
+# window's return (close before its first session -> close after its last).
 _RETURN_ROWS = (
     ("cagr", "CAGR", "fraction/year"),
     ("excess_cagr", "Excess CAGR over T-bills", "fraction/year"),
@@ -72,16 +73,16 @@ _RETURN_ROWS = (
 )
 _WINDOW_ROWS = (
     ("windows", "Windows", "count"),
-    ("window_mean", "Window return: mean", "fraction"),
-    ("window_median", "Window return: median", "fraction"),
+    ("window_mean", "Window return: mean", "fraction/window"),
+    ("window_median", "Window return: median", "fraction/window"),
     ("window_hit_rate", "Window hit rate", "fraction"),
     ("window_t_stat", "Window t-stat", "ratio"),
-    ("window_ci_low", "Window mean: 95% CI low", "fraction"),
-    ("window_ci_high", "Window mean: 95% CI high", "fraction"),
-    ("excess_mean", "Excess over benchmark: mean", "fraction"),
+    ("window_ci_low", "Window mean: 95% CI low", "fraction/window"),
+    ("window_ci_high", "Window mean: 95% CI high", "fraction/window"),
+    ("excess_mean", "Excess over benchmark: mean", "fraction/window"),
     ("excess_t_stat", "Excess over benchmark: t-stat", "ratio"),
-    ("excess_ci_low", "Excess mean: 95% CI low", "fraction"),
-    ("excess_ci_high", "Excess mean: 95% CI high", "fraction"),
+    ("excess_ci_low", "Excess mean: 95% CI low", "fraction/window"),
+    ("excess_ci_high", "Excess mean: 95% CI high", "fraction/window"),
     ("total_return", "Total return (windows compounded)", "fraction"),
     ("max_drawdown", "Max drawdown (windows strung together)", "fraction"),
     ("best_day", "Best day", "fraction"),
@@ -621,6 +622,8 @@ def format_value(value: float, unit: str) -> str:
         return "-"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    if unit == "fraction/window":  # a window's return is small: a basis point matters
+        return f"{value:.2%}"
     if unit.startswith("fraction"):
         return f"{value:.1%}"
     if unit == "count":

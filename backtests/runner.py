@@ -121,6 +121,11 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     returns.index = pd.DatetimeIndex(returns.index).normalize()
     returns = returns.reindex(market.sessions).fillna(0.0)
     returns.name = settings.strategy
+    if market.stepped and settings.strategy == "benchmark":
+        # the benchmark holds the index through the gaps between windows (it has no window rule): its
+        # return over a gap is not a window session's, and is left out as the benchmark series' is,
+        # so its strung-together returns are the windows' own (equity and the ledger keep the gap)
+        returns[market.options.block_start] = 0.0
     close = market.bars["SPY"]["close"]
     benchmark = close.pct_change().fillna(0.0)
     if market.stepped:

@@ -325,16 +325,16 @@ def test_windows_only_table_has_no_annualised_figure():
     labels = " ".join(table.index.get_level_values("metric"))
     for word in ("CAGR", "Sharpe", "Sortino", "Calmar", "ann.", "Turnover"):
         assert word not in labels
-    mean = ("Window return: mean", "fraction")
+    mean = ("Window return: mean", "fraction/window")
     assert table.loc[mean, "momentum"] == pytest.approx(0.01)
     assert table.loc[("Window hit rate", "fraction"), "momentum"] == 0.5
     assert table.loc[("Window t-stat", "ratio"), "momentum"] == pytest.approx(
         0.01 / (np.std([0.02, -0.01, 0.03, 0.0], ddof=1) / 2))
-    assert table.loc[("Excess over benchmark: mean", "fraction"), "momentum"] == pytest.approx(0.0025)
+    assert table.loc[("Excess over benchmark: mean", "fraction/window"), "momentum"] == pytest.approx(0.0025)
     assert table.loc[mean, "benchmark"] == pytest.approx(0.0075)
-    assert math.isnan(table.loc[("Excess over benchmark: mean", "fraction"), "benchmark"])
-    low, high = (table.loc[("Window mean: 95% CI low", "fraction"), "momentum"],
-                 table.loc[("Window mean: 95% CI high", "fraction"), "momentum"])
+    assert math.isnan(table.loc[("Excess over benchmark: mean", "fraction/window"), "benchmark"])
+    low, high = (table.loc[("Window mean: 95% CI low", "fraction/window"), "momentum"],
+                 table.loc[("Window mean: 95% CI high", "fraction/window"), "momentum"])
     assert -0.01 <= low <= 0.01 <= high <= 0.03
     assert "windows-only" in table.attrs["convention"]
     assert set(summary(run, windows=windows)) == set(keys)
