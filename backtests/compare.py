@@ -207,7 +207,7 @@ def side_by_side(names, tables: dict) -> pd.DataFrame:
     shared = all(np.allclose(b.to_numpy(float), benchmarks[0].to_numpy(float), rtol=0, atol=1e-12,
                              equal_nan=True) for b in benchmarks[1:])
     if shared:
-        out["benchmark"] = benchmarks[0]
+        out["benchmark (index)" if "benchmark" in names else "benchmark"] = benchmarks[0]
     else:
         for name, b in zip(names, benchmarks):
             out[f"benchmark ({name})"] = b
@@ -224,8 +224,9 @@ def event_study(names, tables: dict, seed: int = 0, resamples: int = RESAMPLES) 
     shared = all(np.allclose(tables[n]["benchmark_return"].reindex(first.index).to_numpy(float),
                              first.to_numpy(float), rtol=0, atol=1e-12, equal_nan=True)
                  and len(tables[n]) == len(first) for n in names[1:])
-    if shared:
-        rows["benchmark"] = event_stats(first, seed, resamples)
+    if shared:  # the benchmark strategy's own row is "benchmark": the index beside it is named apart
+        label = "benchmark (index)" if "benchmark" in names else "benchmark"
+        rows[label] = event_stats(first, seed, resamples)
     else:
         for name in names:
             rows[f"benchmark ({name})"] = event_stats(tables[name]["benchmark_return"], seed, resamples)
@@ -244,7 +245,11 @@ def build_comparison(results, kind: str | None = None, windows_by_run=None,
     if not results:
         raise RunError("nothing to compare: give --strategies or saved runs with --from")
     names = _column_names(results)
-    table = metrics_table(results)
+    tables = {}
+    if kind is not None:
+        for name, result, windows in zip(names, results, windows_by_run):
+            tables[name] = window_table(result, windows, regime, show_progress, progress_file)
+    table = metrics_table(results, windows=tables, seed=seed)
     first = min(r.returns.index[0] for r in results)
     last = max(r.returns.index[-1] for r in results)
     record = results[0].settings.get("market", {}) if isinstance(results[0].settings, dict) else {}
@@ -252,9 +257,6 @@ def build_comparison(results, kind: str | None = None, windows_by_run=None,
     if kind is None:
         return Comparison(tuple(results), tuple(names), table, origins=tuple(origins), notes=tuple(notes),
                           seed=seed, resamples=resamples, data=data)
-    tables = {}
-    for name, result, windows in zip(names, results, windows_by_run):
-        tables[name] = window_table(result, windows, regime, show_progress, progress_file)
     return Comparison(
         tuple(results), tuple(names), table, kind, side_by_side(names, tables), tables,
         event_study(names, tables, seed, resamples), claims, tuple(origins), tuple(notes), seed, resamples,
@@ -357,7 +359,8 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
     try:
         if strategies:
             for name, result in zip(comparison.names, results):
-                run_dir = write_run(result, staging / _safe(name), tearsheet=False)
+                run_dir = write_run(result, staging / _safe(name), tearsheet=False,
+                                    windows=comparison.tables.get(name), seed=seed)
                 if window:
                     write_window_table(comparison.tables[name], run_dir / WINDOWS_CSV)
         comparison.metrics.to_csv(staging / METRICS_CSV, float_format="%.10g", lineterminator="\n")

@@ -38,9 +38,10 @@ _FONT = {"font.family": "DejaVu Sans"}  # ships inside matplotlib, so it exists 
 _BENCHMARK_COLOUR = "0.35"
 # Why a windows-only run's whole-run figures are not the window figures (backtests.market.window_market)
 STEPPED_NOTE = (
-    "Windows-only runs are stepped through their windows (and the session before and after each): their "
-    "whole-run figures (the metrics, equity curves and monthly heatmaps) are the window sessions strung "
-    "together, cash earning nothing across the gaps. The event study measures the windows alone."
+    "Windows-only runs are stepped through their windows (and the session before and after each): the "
+    "equity curves and monthly heatmaps are the window sessions strung together, cash earning nothing "
+    "across the gaps, so the metrics table has no annualised figure; its headline, like the event "
+    "study, is the distribution of the window returns."
 )
 ANNOTATED_CELLS = 600  # monthly cells (all panels) up to which each shows its return as a number
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -329,6 +330,8 @@ def render_report(comparison: Comparison, generated: datetime | None = None) -> 
         '<p class="note">Daily returns; a year is 252 sessions; costs in account currency. With windows the '
         "runs hold positions only inside windows, so their figures cover the window sessions.</p>",
         metrics_html(comparison.metrics),
+        f'<p class="note" id="convention">Convention: '
+        f'{_esc(comparison.metrics.attrs.get("convention", ""))}</p>',
         *([f'<p class="note">{_esc(STEPPED_NOTE)}</p>'] if comparison.kind else []),
         "<h2>Equity and drawdown</h2>",
         _img(equity_chart(comparison), "equity-chart", "equity curves and drawdowns of every run"),

@@ -106,10 +106,11 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
     out_dir = None
     if write:
         target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)
-        out_dir = write_run(result, target, tearsheet=tearsheet)
+        out_dir = write_run(result, target, tearsheet=tearsheet, windows=windows, seed=run.seed)
         if windows is not None:
             write_window_table(windows, out_dir / WINDOWS_CSV)
-    table = format_table(metrics_table(result))
+    per_window = {run.strategy: windows} if windows is not None else None
+    table = format_table(metrics_table(result, windows=per_window, seed=run.seed))
     return BacktestOutcome(result, out_dir, table, tuple(market.notes), windows, summary, window_text)
 
 

@@ -102,14 +102,22 @@ class OptionMarket:
 
 @dataclass
 class _Lot:
-    """An open position in one contract, with what a trade record needs."""
+    """An open position in one contract since it was last flat: the averaged price of what is still
+    held, and what the round trip's trade record needs (every fill's cash, commission and spread)."""
 
     quantity: float = 0.0
     avg_price: float = 0.0
     entry_date: pd.Timestamp | None = None
     entry_index: int = 0
+    peak_quantity: float = 0.0  # signed, the largest size held during the round trip
+    opened: float = 0.0  # contracts bought (long) or sold (short) to open or add
+    opened_value: float = 0.0  # their |premium| at fill prices, account currency
+    closed: float = 0.0  # contracts sold (long) or bought back (short)
+    closed_value: float = 0.0
+    cash: float = 0.0  # premium received less premium paid at fill prices, before commission
     commission: float = 0.0
-    spread: float = 0.0
+    spread: float = 0.0  # half-spreads paid, already inside the fill prices (information only)
+    exit_reason: str = ""
 
 
 class OptionBook:
@@ -152,6 +160,15 @@ class OptionBook:
                 total += lot.quantity * q.delta * c.spec.multiplier * q.spot
         return total
 
+    def notional(self, i: int) -> float:
+        """Index value the open contracts are written on at session i's close, long and short alike
+        (|contracts| x multiplier x underlying level), in account currency."""
+        total = 0.0
+        for c, lot in self.lots.items():
+            if lot.quantity and c.expiry > self.market.dates[i]:
+                total += abs(lot.quantity) * c.spec.multiplier * self.market.close[i] * c.spec.scale
+        return total
+
     def quote(self, contract: OptionContract, i: int, at: str = "close") -> Quote:
         return self.market.quote(contract, i, at)
 
@@ -163,7 +180,7 @@ class OptionBook:
             settle = c.intrinsic(self.market.open[i])
             cash += self.lots[c].quantity * settle * c.spec.multiplier
             self._record_fill(i, c, -self.lots[c].quantity, settle, 0.0, 0.0, None, "expiry")
-            self._reduce(c, -self.lots[c].quantity, settle, i, 0.0, 0.0, "expiry")
+            self._book(c, -self.lots[c].quantity, settle, i, 0.0, 0.0, "expiry")
         orders, self.pending = self.pending, []
         for c, qty, reason in orders:
             if c.expiry <= date:
@@ -185,17 +202,7 @@ class OptionBook:
             self.commission_paid += commission
             self.spread_paid += spread_cost
             self._record_fill(i, c, qty, fill, commission, spread_cost, q, reason)
-            lot = self.lots.setdefault(c, _Lot())
-            if lot.quantity == 0 or np.sign(lot.quantity) == np.sign(qty):
-                self._increase(lot, qty, fill, i, commission, spread_cost)
-            else:
-                closing = -lot.quantity if abs(qty) > abs(lot.quantity) else qty
-                share = closing / qty
-                self._reduce(c, closing, fill, i, commission * share, spread_cost * share, reason)
-                rest = qty - closing
-                if rest:
-                    self._increase(self.lots[c], rest, fill, i, commission * (1 - share),
-                                   spread_cost * (1 - share))
+            self._book(c, qty, fill, i, commission, spread_cost, reason)
         return cash
 
     # --- internals -----------------------------------------------------------------------------
@@ -225,37 +232,75 @@ class OptionBook:
                 margin += uncovered_contracts * per_point * c.spec.multiplier
         return margin
 
-    def _increase(self, lot: _Lot, qty, fill, i, commission, spread_cost):
-        total = lot.quantity + qty
-        lot.avg_price = (lot.avg_price * lot.quantity + fill * qty) / total
+    def _book(self, c: OptionContract, qty: float, fill: float, i: int, commission: float,
+              spread_cost: float, reason: str) -> None:
+        """Put one fill of `qty` contracts at `fill` into the contract's round trip.
+
+        A round trip runs from the fill that opens the contract from flat to the fill that leaves it
+        flat again; partial closes and adds in between belong to it. Its P&L is the premium cash of
+        all its fills at fill prices (which already hold the half-spread, so the spread is not taken
+        again) less its commissions. A fill that crosses through zero closes one round trip and opens
+        the next with the rest, its commission shared pro rata."""
+        lot = self.lots.setdefault(c, _Lot())
+        multiplier = c.spec.multiplier
+        if lot.quantity and np.sign(lot.quantity) != np.sign(qty):
+            closing = -lot.quantity if abs(qty) > abs(lot.quantity) else qty
+            share = closing / qty
+            lot.closed += abs(closing)
+            lot.closed_value += abs(closing) * fill * multiplier
+            lot.cash -= closing * fill * multiplier
+            lot.commission += commission * share
+            lot.spread += spread_cost * share
+            lot.quantity += closing
+            lot.exit_reason = reason or "signal"
+            if abs(lot.quantity) < 1e-12:
+                self.trades.append(self._record(c, lot, i, fill))
+                del self.lots[c]
+            qty -= closing
+            commission, spread_cost = commission * (1 - share), spread_cost * (1 - share)
+            if abs(qty) < 1e-12:
+                return
+            lot = self.lots.setdefault(c, _Lot())
         if lot.quantity == 0:
             lot.entry_date, lot.entry_index = self.market.dates[i], i
-            lot.commission = lot.spread = 0.0
+        total = lot.quantity + qty
+        lot.avg_price = (lot.avg_price * lot.quantity + fill * qty) / total
         lot.quantity = total
+        if abs(total) > abs(lot.peak_quantity):
+            lot.peak_quantity = total
+        lot.opened += abs(qty)
+        lot.opened_value += abs(qty) * fill * multiplier
+        lot.cash -= qty * fill * multiplier
         lot.commission += commission
         lot.spread += spread_cost
 
-    def _reduce(self, c, qty, fill, i, commission, spread_cost, reason):
-        """Close `qty` (opposite sign to the lot) at `fill`; write the trade record."""
-        lot = self.lots[c]
-        closed = -qty  # signed size of the position closed
-        share = closed / lot.quantity
-        entry_costs = (lot.commission + lot.spread) * share
-        pnl = (fill - lot.avg_price) * closed * c.spec.multiplier
-        pnl_net = pnl - entry_costs - commission - spread_cost
-        premium = abs(lot.avg_price * closed * c.spec.multiplier)
-        self.trades.append({
+    def _record(self, c: OptionContract, lot: _Lot, i: int, exit_price: float, still_open: bool = False):
+        """The trade record of a round trip (closed at session i, or open and marked at i's close)."""
+        multiplier = c.spec.multiplier
+        pnl = lot.cash + (lot.quantity * exit_price * multiplier if still_open else 0.0)
+        pnl_net = pnl - lot.commission
+        entry_price = lot.opened_value / (lot.opened * multiplier) if lot.opened else np.nan
+        if still_open:
+            exit_value, exit_quantity = lot.closed_value + abs(lot.quantity) * exit_price * multiplier, \
+                lot.closed + abs(lot.quantity)
+        else:
+            exit_value, exit_quantity = lot.closed_value, lot.closed
+        return {
             "instrument": c.label, "kind": "option", "entry_date": lot.entry_date,
-            "exit_date": self.market.dates[i], "quantity": closed, "entry_price": lot.avg_price,
-            "exit_price": fill, "pnl": pnl, "pnl_net": pnl_net,
-            "return": pnl_net / premium if premium else np.nan,
-            "sessions": i - lot.entry_index, "exit_reason": reason or "signal",
-        })
-        lot.commission -= lot.commission * share
-        lot.spread -= lot.spread * share
-        lot.quantity += qty
-        if abs(lot.quantity) < 1e-12:
-            del self.lots[c]
+            "exit_date": pd.NaT if still_open else self.market.dates[i],
+            "quantity": lot.peak_quantity, "entry_price": entry_price,
+            "exit_price": exit_value / (exit_quantity * multiplier) if exit_quantity else np.nan,
+            "pnl": pnl, "pnl_net": pnl_net, "commission": lot.commission, "spread": lot.spread,
+            # on the premium that opened it: a bought option's cost, a sold one's credit
+            "return": pnl_net / lot.opened_value if lot.opened_value else np.nan,
+            "sessions": i - lot.entry_index, "exit_reason": "open" if still_open else lot.exit_reason,
+        }
+
+    def open_records(self, i: int) -> list[dict]:
+        """Trade records of the round trips still open at session i's close, marked to model there
+        (exit_date NaT, exit_reason "open"): with the closed ones they account for every fill."""
+        return [self._record(c, lot, i, self._mark(c, i), still_open=True)
+                for c, lot in self.lots.items() if lot.quantity]
 
     def _record_fill(self, i, c, qty, fill, commission, spread_cost, q: Quote | None, reason):
         self.fills.append({

@@ -1,6 +1,8 @@
 """A run's files on disk, and back: write_run saves a RunResult as a directory, load_run reads one.
 
-The directory holds returns.csv (date, returns, benchmark, equity, exposure), trades.csv, orders.csv
+The directory holds returns.csv (date, returns, benchmark, equity, exposure (the gross stock weight),
+risk_free (the T-bill return of each session)), trades.csv (one row per leg round trip, open ones marked
+at the last close, each with its position package), packages.csv (one row per package), orders.csv
 (stocks and options, with strike, expiry and greeks at entry), positions.csv, equity.png,
 tearsheet.html and run.json: every setting, the data source and its hash (from RunResult.settings), the
 summary metrics and a sha256 of every other file, so a run can be repeated and a saved one trusted.
@@ -24,15 +26,16 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.errors import RunError
-from backtests.metrics import PERIODS_PER_YEAR, summary
+from backtests.metrics import PERIODS_PER_YEAR, convention, packages, summary, windows_only
 from backtests.reports import plot_equity, tearsheet_problem, write_tearsheet
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 
-FORMAT = 1  # bumped when the layout of a saved run changes, so load_run can refuse what it cannot read
+FORMAT = 2  # bumped when the layout of a saved run changes, so load_run can refuse what it cannot read
 RETURNS_CSV = "returns.csv"
 TRADES_CSV = "trades.csv"
 ORDERS_CSV = "orders.csv"
 POSITIONS_CSV = "positions.csv"
+PACKAGES_CSV = "packages.csv"
 RUN_JSON = "run.json"
 TEARSHEET_HTML = "tearsheet.html"
 EQUITY_PNG = "equity.png"
@@ -79,6 +82,8 @@ def _returns_frame(result: RunResult) -> pd.DataFrame:
     columns = {"returns": result.returns, "benchmark": result.benchmark, "equity": result.equity}
     if len(result.exposure):
         columns["exposure"] = result.exposure
+    if len(result.risk_free):
+        columns["risk_free"] = result.risk_free
     frame = pd.concat(columns, axis=1).reindex(result.returns.index)
     frame.index.name = "date"
     return frame
@@ -90,13 +95,14 @@ def _ordered(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _write_files(
-    result: RunResult, directory: Path, figures: dict, tearsheet: bool, periods_per_year: int, rf: float
+    result: RunResult, directory: Path, figures: dict, tearsheet: bool, periods_per_year: int, rf
 ) -> None:
     csv = {"date_format": "%Y-%m-%d", "lineterminator": "\n"}
     _returns_frame(result).to_csv(directory / RETURNS_CSV, **csv)
     _ordered(result.trades, TRADE_COLUMNS).to_csv(directory / TRADES_CSV, index=False, **csv)
     _ordered(result.orders, ORDER_COLUMNS).to_csv(directory / ORDERS_CSV, index=False, **csv)
     result.positions.to_csv(directory / POSITIONS_CSV, index_label="date", **csv)
+    packages(result.trades, result.equity).to_csv(directory / PACKAGES_CSV, index=False, **csv)
     plot_equity(result, directory / EQUITY_PNG)
     notes = []
     if tearsheet:
@@ -121,7 +127,12 @@ def _write_files(
         "settings": result.settings,
         "costs": result.costs,
         "metrics": figures,
-        "metric_conventions": {"periods_per_year": periods_per_year, "rf": rf},
+        "metric_conventions": {
+            "periods_per_year": periods_per_year,
+            "risk_free": "T-bill returns (returns.csv risk_free)" if rf is None else f"annual rate {rf}",
+            "windows_only": windows_only(result),
+            "text": convention(result, rf, windows_only(result)),
+        },
         "files": {name: _sha256(directory / name) for name in files},
         "notes": notes,
     }
@@ -135,21 +146,26 @@ def write_run(
     tearsheet: bool = True,
     overwrite: bool = False,
     periods_per_year: int = PERIODS_PER_YEAR,
-    rf: float = 0.0,
+    rf=None,
+    windows: pd.DataFrame | None = None,
+    seed: int = 0,
 ) -> Path:
     """Write every file of the run into out_dir (created, with its parents, if missing); return it.
 
     An out_dir that exists and holds anything is refused unless overwrite=True, so one run never
     silently replaces another; with overwrite the old directory is removed only after the new one is
-    complete. tearsheet=False skips the quantstats page (the slowest file, several seconds); a run whose
-    returns are constant gets no tearsheet either, and run.json's "notes" says why.
+    complete. rf None measures Sharpe over the run's T-bill returns; `windows` is the per-window table
+    a windows-only run's headline figures come from. tearsheet=False skips the quantstats page (the
+    slowest file, several seconds); a run whose returns are constant gets no tearsheet either, and
+    run.json's "notes" says why.
     """
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise RunError(f"output directory {target} is an existing file")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
         raise RunError(f"output directory {target} is not empty; choose a new directory or allow overwriting")
-    figures = summary(result, periods_per_year=periods_per_year, rf=rf)  # refuses a broken result before I/O
+    # refuses a broken result before any I/O
+    figures = summary(result, periods_per_year=periods_per_year, rf=rf, windows=windows, seed=seed)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -236,6 +252,7 @@ def load_run(run_dir: str | os.PathLike) -> RunResult:
     daily.index = daily.index.astype("datetime64[us]")
     names = document["series_names"]
     exposure = daily["exposure"].dropna() if "exposure" in daily.columns else pd.Series(dtype=float)
+    free = daily["risk_free"].fillna(0.0) if "risk_free" in daily.columns else pd.Series(dtype=float)
 
     trades = _read_csv(run_dir, TRADES_CSV)
     _require(trades, TRADE_COLUMNS, run_dir, TRADES_CSV)
@@ -255,6 +272,7 @@ def load_run(run_dir: str | os.PathLike) -> RunResult:
         orders=orders,
         positions=positions,
         exposure=exposure.rename(names.get("exposure")),
+        risk_free=free.rename("risk_free"),
         costs=document["costs"],
         settings=document["settings"],
     )

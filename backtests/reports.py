@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -23,7 +24,7 @@ from matplotlib.ticker import PercentFormatter
 
 from backtests.errors import RunError
 from backtests.files import write_atomically
-from backtests.metrics import PERIODS_PER_YEAR, drawdown_series, performance
+from backtests.metrics import PERIODS_PER_YEAR, drawdown_series, performance, windows_only
 from backtests.result import RunResult
 
 # DejaVu Sans ships inside matplotlib itself, so it exists wherever matplotlib does.
@@ -39,6 +40,16 @@ _PAGE_TITLE = re.compile(r"<title>.*?</title>", re.DOTALL)
 # quantstats' template calls a save() that only its notebook download path defines: in a written file
 # the browser reports "Uncaught ReferenceError: save is not defined" on load
 _SAVE_ON_LOAD = '<body onload="save()">'
+# quantstats' key-metric rows that annualise the whole series or build on a figure that does: on a
+# windows-only run (windows strung together) they mean nothing, so the page drops them
+_ANNUALISED_LABELS = (
+    "CAGR﹪", "Sharpe", "Prob. Sharpe Ratio", "Smart Sharpe", "Sortino", "Smart Sortino", "Sortino/√2",
+    "Smart Sortino/√2", "Volatility (ann.)", "Information Ratio", "Calmar", "Risk-Adjusted Return",
+    "Risk-Return Ratio", "Expected Yearly", "3Y (ann.)", "5Y (ann.)", "10Y (ann.)", "All-time (ann.)",
+    "Treynor Ratio", "Alpha", "Ulcer Performance Index", "Serenity Index", "Kelly Criterion", "Risk of Ruin",
+    "Risk-Free Rate",
+)
+_METRIC_ROW = re.compile(r"<tr><td>([^<]*)</td>(?:<td>[^<]*</td>)*</tr>\s*")
 
 
 def _quantstats():
@@ -110,7 +121,35 @@ def tearsheet_problem(result: RunResult) -> str | None:
 
 
 def _benchmark_title(result: RunResult) -> str:
-    return str(result.benchmark.name) if result.benchmark.name else "benchmark"
+    """The benchmark's name in the pictures; never the strategy's own (the benchmark strategy against
+    the benchmark series would give quantstats two columns of one name, which it cannot join)."""
+    title = str(result.benchmark.name) if result.benchmark.name else "benchmark"
+    return f"{title} (index)" if title == result.strategy else title
+
+
+def tearsheet_rate(result: RunResult, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+    """The one annual rate quantstats takes (it has no session-by-session rate): the T-bill returns of
+    the run compounded to an annual rate, so its Sharpe is over the same cash the metrics table uses
+    (near, not equal: a constant rate against the varying one)."""
+    free = result.risk_free
+    if not len(free):
+        return 0.0
+    return float(np.prod(1.0 + free.to_numpy(float)) ** (periods_per_year / len(free)) - 1.0)
+
+
+def drop_annualised_rows(page: str) -> str:
+    """The tearsheet of a windows-only run: quantstats' annualised key metrics removed, and a note
+    at the top saying why (its charts stay: they are pictures of the windows strung together)."""
+
+    def keep(match):
+        return "" if html.unescape(match.group(1)) in _ANNUALISED_LABELS else match.group(0)
+
+    page = _METRIC_ROW.sub(keep, page)
+    note = ('<p style="font-family:sans-serif;padding:0.5em;border:1px solid #c90">Windows-only run: its '
+            "sessions are event windows strung together, so annualised figures (CAGR, volatility, Sharpe, "
+            "Sortino, Calmar and those built on them) are left out; the charts are pictures of the windows "
+            "strung together. The per-window distribution is in windows.csv and run.json.</p>")
+    return page.replace("<body>", "<body>" + note, 1)
 
 
 def write_tearsheet(
@@ -118,20 +157,23 @@ def write_tearsheet(
     path: str | os.PathLike,
     title: str | None = None,
     periods_per_year: int = PERIODS_PER_YEAR,
-    rf: float = 0.0,
+    rf=None,
 ) -> Path:
     """Write quantstats' full HTML tearsheet of the run against its benchmark to `path`; return the path.
 
     The benchmark always goes in as a Series (a string would make quantstats download it). The page is
     self-contained: charts are inline SVG with glyphs as paths, and the one remote reference in
     quantstats' template (a favicon) is replaced. Sessions are passed unmatched (match_dates=False) so
-    the tearsheet covers exactly the sessions of our metrics table.
+    the tearsheet covers exactly the sessions of our metrics table. rf None is the run's T-bill
+    rate (tearsheet_rate); a windows-only run's page has no annualised figure (drop_annualised_rows).
     """
     returns, benchmark = _aligned(result)
     problem = tearsheet_problem(result)
     if problem:
         raise RunError(problem)
     qs = _quantstats()
+    rate = tearsheet_rate(result, periods_per_year) if rf is None else float(rf)
+    stepped = windows_only(result)
     benchmark_title = _benchmark_title(result)
     page_title = html.escape(title if title is not None else f"{result.strategy} vs {benchmark_title}")
     path = Path(path)
@@ -145,7 +187,7 @@ def write_tearsheet(
             qs.reports.html(
                 returns.rename(result.strategy),
                 benchmark=benchmark.rename(benchmark_title),
-                rf=rf,
+                rf=rate,
                 title=page_title,
                 output=str(temp),
                 periods_per_year=periods_per_year,
@@ -157,6 +199,8 @@ def write_tearsheet(
         page = _REMOTE_FAVICON.sub(_NO_FAVICON, temp.read_text(encoding="utf-8"))
         page = _PAGE_TITLE.sub(lambda _: f"<title>{page_title}</title>", page, count=1)
         page = page.replace(_SAVE_ON_LOAD, "<body>", 1)
+        if stepped:
+            page = drop_annualised_rows(page)
         temp.write_text(page, encoding="utf-8")
 
     return write_atomically(path, render)
@@ -178,9 +222,13 @@ def plot_equity(result: RunResult, path: str | os.PathLike) -> Path:
             bottom = figure.add_subplot(grid[1], sharex=top)
             # The strategy is drawn above the benchmark (zorder) but listed first in the legend.
             curves = ((result.strategy, returns, "tab:blue", 3), (benchmark_title, benchmark, "0.45", 2))
+            stepped = windows_only(result)
             for name, daily, colour, zorder in curves:
-                figures = performance(daily)
-                label = f"{name}  (CAGR {figures['cagr']:.1%}, max drawdown {figures['max_drawdown']:.1%})"
+                figures = performance(daily, annualised=not stepped)
+                # windows strung together have no growth rate a year: their compounded return instead
+                headline = (f"windows compounded {figures['total_return']:.1%}" if stepped
+                            else f"CAGR {figures['cagr']:.1%}")
+                label = f"{name}  ({headline}, max drawdown {figures['max_drawdown']:.1%})"
                 top.plot((1.0 + daily).cumprod(), color=colour, linewidth=1.1, label=label, zorder=zorder)
             # The strategy's drawdown is the subject, so it is the filled area; the benchmark's a line.
             strategy_drawdown = drawdown_series(returns)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.market import TRADED, Market
-from backtests.optionbook import OptionBook, OptionBroker
+from backtests.metrics import assign_packages, realised_tax
+from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
@@ -117,6 +118,11 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     returns.index = pd.DatetimeIndex(returns.index).normalize()
     returns = returns.reindex(market.sessions).fillna(0.0)
     returns.name = settings.strategy
+    if market.stepped and settings.strategy == "benchmark":
+        # the benchmark holds the index through the gaps between windows (it has no window rule): its
+        # return over a gap is not a window session's, and is left out as the benchmark series' is,
+        # so its strung-together returns are the windows' own (equity and the ledger keep the gap)
+        returns[market.options.block_start] = 0.0
     close = market.bars["SPY"]["close"]
     benchmark = close.pct_change().fillna(0.0)
     if market.stepped:
@@ -125,16 +131,19 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     state = pd.DataFrame(strategy.state_log).set_index("date")
     orders = pd.DataFrame(strategy.order_log + (book.fills if book else []), columns=ORDER_COLUMNS)
     orders = orders.sort_values("date", kind="stable").reset_index(drop=True)
-    trades = pd.DataFrame(strategy.trade_log + (book.trades if book else []), columns=TRADE_COLUMNS)
-    trades = trades.sort_values("exit_date", kind="stable").reset_index(drop=True)
-    realised_gains = trades.loc[trades["pnl_net"] > 0, "pnl_net"].sum() if len(trades) else 0.0
-    realised_losses = trades.loc[trades["pnl_net"] < 0, "pnl_net"].sum() if len(trades) else 0.0
+    # closed round trips and, marked at the last close, those still open: every fill is in the ledger
+    legs = strategy.trade_log + strategy.open_trade_records()
+    if book is not None:
+        legs += book.trades + book.open_records(broker.session_index)
+    trades = pd.DataFrame(legs, columns=[c for c in TRADE_COLUMNS if c != "package"])
+    trades = trades.sort_values(["entry_date", "exit_date"], kind="stable", na_position="last")
+    trades.insert(0, "package", assign_packages(trades))
+    trades = trades.reset_index(drop=True)
     costs = {
         "commission": strategy.commission_paid + (book.commission_paid if book else 0.0),
         "slippage": strategy.slippage_paid,
         "option_spread": book.spread_paid if book else 0.0,
-        # tax on the year's net realised gains is reported beside the returns, not taken from them
-        "tax": settings.risk.costs.tax_rate * max(realised_gains + realised_losses, 0.0),
+        "tax": realised_tax(trades, settings.risk.costs.tax_rate),
         "interest_earned": broker.interest_earned,
     }
     position_columns = [c for c in state.columns if c not in ("equity", "exposure")]
@@ -147,9 +156,22 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
         orders=orders,
         positions=state[position_columns],
         exposure=state["exposure"].rename("exposure"),
+        risk_free=tbill_returns(market),
         costs=costs,
         settings=settings_record(settings, market),
     )
+
+
+def tbill_returns(market: Market) -> pd.Series:
+    """The T-bill return of each session, as the broker credits cash: the rate known at the previous
+    close over the calendar days since (0 on the first session, and across the gap before a window of
+    a stepped market, where nothing is held). Sharpe and Sortino are measured over it."""
+    rates = market.options
+    days = np.diff(rates.dates.values).astype("timedelta64[D]").astype(float)
+    values = np.concatenate([[0.0], rates.rate[:-1] * days / DAYS_PER_YEAR])
+    if rates.block_start is not None:
+        values[np.asarray(rates.block_start, dtype=bool)] = 0.0
+    return pd.Series(values, index=rates.dates, name="risk_free").reindex(market.sessions).fillna(0.0)
 
 
 def settings_record(settings: RunSettings, market: Market) -> dict:

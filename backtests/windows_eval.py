@@ -29,7 +29,13 @@ from tqdm import tqdm
 import data
 from backtests.errors import RunError
 from backtests.files import write_atomically
-from backtests.metrics import drawdown_series
+from backtests.metrics import (  # noqa: F401  (bootstrap_mean_ci, CI_LEVEL: re-exported for callers)
+    CI_LEVEL,
+    RESAMPLES,
+    bootstrap_mean_ci,
+    drawdown_series,
+    event_stats,
+)
 from backtests.regime_eval import realized_regimes
 from backtests.result import RunResult
 from data.errors import DataError
@@ -37,8 +43,6 @@ from data.windows import Window, window_mask, windows_of_kind
 from strategies.regime import PRIOR, REGIMES
 
 WINDOWS_CSV = "windows.csv"
-RESAMPLES = 10_000  # bootstrap resamples: the 2.5% / 97.5% quantiles settle to ~0.03 standard errors
-CI_LEVEL = 0.95
 # The column's figures, as quoted (fractions). The Nasdaq-100 range is the column's; offline the
 # NASDAQ Composite stands for it (see the QQQ proxy).
 QUOTED_DECEMBER_MEAN = 0.013
@@ -172,55 +176,6 @@ def window_table(result: RunResult, windows, regime: pd.DataFrame | None = None,
     return table[TABLE_COLUMNS]
 
 
-def bootstrap_mean_ci(values, seed: int = 0, resamples: int = RESAMPLES,
-                      level: float = CI_LEVEL) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean: `resamples` means of samples drawn with
-    replacement (numpy default_rng(seed)), and their (1 - level)/2 and (1 + level)/2 quantiles.
-
-    >>> bootstrap_mean_ci([0.01, 0.01, 0.01])
-    (0.01, 0.01)
-    """
-    data = np.asarray(values, dtype=float)
-    data = data[np.isfinite(data)]
-    if len(data) == 0:
-        raise RunError("a bootstrap needs at least one finite value")
-    if resamples < 1:
-        raise RunError(f"a bootstrap needs at least one resample, got {resamples}")
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
-
-
-def event_stats(values, seed: int = 0, resamples: int = RESAMPLES) -> dict:
-    """The event-study figures of one column of window returns (NaN windows left out): windows,
-    mean, median, hit_rate (share above zero; a flat window is not a hit), std (ddof=1), t_stat
-    (mean / (std / sqrt(windows))), ci_low and ci_high (bootstrap_mean_ci).
-
-    >>> s = event_stats([0.02, -0.01, 0.03, 0.0])
-    >>> s["windows"], round(s["mean"], 4), s["hit_rate"], round(s["t_stat"], 3)
-    (4, 0.01, 0.5, 1.095)
-    """
-    data = np.asarray(values, dtype=float)
-    data = data[np.isfinite(data)]
-    n = len(data)
-    if n == 0:
-        raise RunError("no window has a return to summarise")
-    std = float(np.std(data, ddof=1)) if n > 1 else math.nan
-    mean = float(np.mean(data))
-    low, high = bootstrap_mean_ci(data, seed, resamples)
-    return {
-        "windows": n,
-        "mean": mean,
-        "median": float(np.median(data)),
-        "hit_rate": float(np.mean(data > 0)),
-        "std": std,
-        "t_stat": mean / (std / math.sqrt(n)) if std > 0 else math.nan,
-        "ci_low": low,
-        "ci_high": high,
-    }
-
-
 def event_summary(table: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> pd.DataFrame:
     """Event-study figures (SUMMARY_COLUMNS) of a window_table: rows "strategy" (its returns),
     "benchmark" (buy-and-hold over the same spans) and "excess" (strategy - benchmark per window).
@@ -255,7 +210,10 @@ def format_summary(summary: pd.DataFrame, strategy: str, table: pd.DataFrame,
                    seed: int = 0, resamples: int = RESAMPLES) -> str:
     """The event summary as the lines `cli.py backtest --window` prints."""
     kind = table["kind"].iloc[0]
-    renamed = summary.rename(index={"strategy": strategy, "excess": f"{strategy} - benchmark"})
+    # the benchmark strategy against the index: two rows must not share the name "benchmark"
+    index_name = "benchmark (index)" if strategy == "benchmark" else "benchmark"
+    renamed = summary.rename(index={"strategy": strategy, "benchmark": index_name,
+                                    "excess": f"{strategy} - {index_name}"})
     lines = [
         f"event study: {strategy} on {len(table)} {kind} windows, events "
         f"{table.index[0]:%Y-%m-%d} .. {table.index[-1]:%Y-%m-%d}",

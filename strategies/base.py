@@ -488,17 +488,38 @@ class PlaybookStrategy(bt.Strategy):
         if not trade.isclosed:
             return
         h = self.holdings[trade.data._name]
-        size = h.max_size
-        self.trade_log.append({
+        self.trade_log.append(self._trade_record(trade, h.max_size, h.exit_price, h.exit_reason))
+        h.max_size = 0.0
+
+    def _trade_record(self, trade, size: float, exit_price: float, exit_reason: str,
+                      still_open: bool = False) -> dict:
+        """One stock round trip, open to flat (backtrader's trade: fill prices hold the slippage, so
+        pnl is after it and pnl_net after commissions too). An open one is marked at this close."""
+        pnl = trade.pnl + (trade.size * (exit_price - trade.price) if still_open else 0.0)
+        pnl_net = pnl - trade.commission
+        return {
             "instrument": trade.data._name, "kind": "stock",
             "entry_date": pd.Timestamp(bt.num2date(trade.dtopen).date()),
-            "exit_date": pd.Timestamp(bt.num2date(trade.dtclose).date()),
-            "quantity": size, "entry_price": trade.price, "exit_price": h.exit_price,
-            "pnl": trade.pnl, "pnl_net": trade.pnlcomm,
-            "return": trade.pnlcomm / (trade.price * size) if size else np.nan,
-            "sessions": trade.barlen, "exit_reason": h.exit_reason or "signal",
-        })
-        h.max_size = 0.0
+            "exit_date": pd.NaT if still_open else pd.Timestamp(bt.num2date(trade.dtclose).date()),
+            "quantity": size, "entry_price": trade.price, "exit_price": exit_price,
+            "pnl": pnl, "pnl_net": pnl_net, "commission": trade.commission, "spread": 0.0,
+            "return": pnl_net / (trade.price * size) if size else np.nan,
+            "sessions": (len(trade.data) - trade.baropen) if still_open else trade.barlen,
+            "exit_reason": "open" if still_open else (exit_reason or "signal"),
+        }
+
+    def open_trade_records(self) -> list[dict]:
+        """Stock round trips still open at the last close, marked at that close: with the closed
+        ones they account for every stock fill."""
+        records = []
+        for d, by_id in self._trades.items():
+            for trades in by_id.values():
+                for trade in trades:
+                    if trade.isopen and abs(trade.size) > 1e-12:
+                        h = self.holdings[d._name]
+                        records.append(self._trade_record(trade, max(h.max_size, trade.size), d.close[0],
+                                                          "", still_open=True))
+        return records
 
     def _record_state(self, view: SessionView, equity: float):
         row = {"date": view.date, "equity": equity, "cash": self.broker.getcash()}
@@ -510,6 +531,7 @@ class PlaybookStrategy(bt.Strategy):
         if self.book is not None and self.broker.session_index >= 0:
             row["options"] = self.book.value(self.broker.session_index)
             row["options_delta"] = self.book.dollar_delta(self.broker.session_index)
-            gross += abs(row["options_delta"])
+            row["options_notional"] = self.book.notional(self.broker.session_index)
+        # the stock weight only: an option's delta or notional is a different quantity, kept apart
         row["exposure"] = gross / equity if equity else np.nan
         self.state_log.append(row)

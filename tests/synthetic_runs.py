@@ -8,16 +8,25 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtests.metrics import assign_packages
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 
 INITIAL_CASH = 100_000.0
+RISK_FREE_PER_SESSION = 1e-4  # the T-bill return of every session, about 2.5% a year
 COSTS = {"commission": 12.5, "slippage": 30.25, "option_spread": 8.0, "tax": 4.0}
 
-# Five closed round trips and one still open. By hand: wins are the 250 and 75 trades (a breakeven is
-# not a win), so hit rate 2/5; profit factor (250 + 75) / (100 + 25) = 2.6; average winning return
-# (0.0125 + 0.107) / 2, average losing return (-0.005 - 0.0125) / 2.
-TRADE_PNL_NET = [250.0, -100.0, 75.0, -25.0, 0.0]
-TRADE_RETURNS = [0.0125, -0.005, 0.107, -0.0125, 0.0]
+# Five closed leg round trips and one still open, in three closed position packages and one open:
+#   package 1: SPY stock days 0..3 (+250) with QQQ stock days 1..2 (-100)        -> +150
+#   package 2: an SPY put days 5..9 (+75) with XLE stock days 6..8 (-25)         -> +50
+#   package 3: XLP stock days 11..12 (-60)                                        -> -60
+#   package 4: QQQ stock from day 14, open, marked at +39 net
+# By hand, legs: wins 250 and 75, so a leg hit rate of 2/5 (stock 1/4, option 1/1), stock profit factor
+# 250 / (100 + 25 + 60); packages: hit rate 2/3, profit factor (150 + 50) / 60. Days are calendar days
+# from the first session.
+TRADE_PNL_NET = [250.0, -100.0, 75.0, -25.0, -60.0]
+TRADE_RETURNS = [0.0125, -0.005, 0.107, -0.0125, -0.012]
+PACKAGE_PNL_NET = [150.0, 50.0, -60.0]
+OPEN_PNL_NET = 39.0
 # Traded value of the fills: 100 SPY bought at 200 and sold at 205, 2 put contracts bought at 3.50 and
 # sold at 5.00 (x100 shares each), 10 QQQ bought at 100: 20000 + 20500 + 700 + 1000 + 1000.
 TRADED_VALUE = 43_200.0
@@ -38,54 +47,26 @@ def sessions(count: int, start: str = "2015-01-02") -> pd.DatetimeIndex:
 
 def make_trades(first: pd.Timestamp) -> pd.DataFrame:
     day = pd.Timedelta(days=1)
+    nat = pd.NaT
+    # instrument, kind, entry day, exit day, quantity, entry, exit, pnl, pnl_net, commission, return,
+    # sessions, exit_reason
     rows = [
-        ("SPY", "stock", first, first + 7 * day, 100, 200.0, 205.0, 262.0, 250.0, 0.0125, 5, "signal"),
-        (
-            "QQQ",
-            "stock",
-            first + day,
-            first + 3 * day,
-            20,
-            100.0,
-            95.0,
-            -95.0,
-            -100.0,
-            -0.005,
-            2,
-            "stop-fixed",
-        ),
-        (
-            "SPY 2015-03-20 P 200",
-            "option",
-            first + 2 * day,
-            first + 9 * day,
-            2,
-            3.5,
-            5.0,
-            300.0,
-            75.0,
-            0.107,
-            5,
-            "take-profit",
-        ),
-        (
-            "XLE",
-            "stock",
-            first + 4 * day,
-            first + 6 * day,
-            10,
-            50.0,
-            47.5,
-            -20.0,
-            -25.0,
-            -0.0125,
-            2,
-            "stop-trailing",
-        ),
-        ("XLP", "stock", first + 5 * day, first + 8 * day, 10, 50.0, 50.0, 3.0, 0.0, 0.0, 3, "signal"),
-        ("QQQ", "stock", first + 10 * day, pd.NaT, 10, 100.0, np.nan, np.nan, np.nan, np.nan, 4, ""),
+        ("SPY", "stock", 0, 3, 100, 200.0, 202.62, 262.0, 250.0, 12.0, 0.0125, 3, "signal"),
+        ("QQQ", "stock", 1, 2, 20, 100.0, 95.25, -95.0, -100.0, 5.0, -0.005, 1, "stop-fixed"),
+        ("SPY 2015-03-20 P 200", "option", 5, 9, 2, 3.5, 5.0, 300.0, 75.0, 225.0, 0.107, 4, "take-profit"),
+        ("XLE", "stock", 6, 8, 10, 50.0, 47.5, -20.0, -25.0, 5.0, -0.0125, 2, "stop-trailing"),
+        ("XLP", "stock", 11, 12, 10, 50.0, 44.5, -55.0, -60.0, 5.0, -0.012, 1, "signal"),
+        ("QQQ", "stock", 14, None, 10, 100.0, 104.0, 40.0, 39.0, 1.0, 0.039, 4, "open"),
     ]
-    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    frame = pd.DataFrame([
+        {"instrument": r[0], "kind": r[1], "entry_date": first + r[2] * day,
+         "exit_date": first + r[3] * day if r[3] is not None else nat, "quantity": r[4],
+         "entry_price": r[5], "exit_price": r[6], "pnl": r[7], "pnl_net": r[8], "commission": r[9],
+         "spread": 0.0, "return": r[10], "sessions": r[11], "exit_reason": r[12]}
+        for r in rows
+    ])
+    frame.insert(0, "package", assign_packages(frame))
+    return frame[TRADE_COLUMNS]
 
 
 def make_orders(first: pd.Timestamp) -> pd.DataFrame:
@@ -226,6 +207,7 @@ def make_run(
         orders=make_orders(index[0]),
         positions=positions,
         exposure=exposure,
+        risk_free=pd.Series(RISK_FREE_PER_SESSION, index=index, name="risk_free"),
         costs=dict(COSTS),
         settings=settings,
     )

@@ -6,6 +6,7 @@ The comparison is made once per module through the CLI (four playbooks, triple-w
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from html.parser import HTMLParser
@@ -47,6 +48,13 @@ def compared(tmp_path_factory):
 def saved(compared):
     out, _ = compared
     return [load_run(out / name) for name in STRATEGIES]
+
+
+@pytest.fixture(scope="module")
+def saved_tables(compared):
+    """Each saved run's own per-window table (windows.csv): the windows-only headline comes from it."""
+    out, _ = compared
+    return {name: pd.read_csv(out / name / "windows.csv") for name in STRATEGIES}
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +111,17 @@ def _page(path) -> _Page:
     return page
 
 
-def test_compare_prints_the_metrics_table_of_the_saved_runs(compared, saved):
+def test_compare_prints_the_metrics_table_of_the_saved_runs(compared, saved, saved_tables):
     out, output = compared
-    assert format_table(metrics_table(saved)) in output
+    table = metrics_table(saved, windows=saved_tables)
+    # windows-only runs: no annualised figure; the per-window distribution is the headline
+    labels = " ".join(table.index.get_level_values("metric"))
+    assert "CAGR" not in labels and "Sharpe" not in labels and "Window return: mean" in labels
+    assert format_table(table) in output
     assert f"report written to {out / 'compare.html'}" in output
     metrics = pd.read_csv(out / "metrics.csv", index_col=[0, 1])
     assert list(metrics.columns) == [*STRATEGIES, "benchmark"]
-    pd.testing.assert_frame_equal(metrics, metrics_table(saved), check_exact=False, rtol=1e-9,
-                                  check_names=False)
+    pd.testing.assert_frame_equal(metrics, table, check_exact=False, rtol=1e-8, check_names=False)
 
 
 def test_every_strategy_ran_windows_only_on_the_same_market(saved):
@@ -195,10 +206,11 @@ def test_report_is_self_contained_with_one_column_per_strategy(compared):
     assert "<script" not in text and "@import" not in text and "url(" not in text
 
 
-def test_report_metrics_cells_are_the_terminal_table_cells(compared, saved):
+def test_report_metrics_cells_are_the_terminal_table_cells(compared, saved, saved_tables):
     out, _ = compared
     page = _page(out / "compare.html")
-    table = metrics_table(saved)
+    table = metrics_table(saved, windows=saved_tables)
+    assert table.attrs["convention"] in html.unescape((out / "compare.html").read_text(encoding="utf-8"))
     terminal = format_table(table).splitlines()[1:]
     for line, cells, (label, unit), values in zip(terminal, page.cells, table.index, table.to_numpy()):
         assert cells[0] == label

@@ -18,15 +18,28 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic_runs import COSTS, TRADED_VALUE, make_run, sessions
+from synthetic_runs import (
+    COSTS,
+    OPEN_PNL_NET,
+    PACKAGE_PNL_NET,
+    TRADE_PNL_NET,
+    TRADED_VALUE,
+    make_run,
+    sessions,
+)
 
 from backtests import metrics
 from backtests.errors import RunError
 from backtests.metrics import (
     ROWS,
+    WINDOW_ROWS,
+    assign_packages,
+    book_exposure,
     format_table,
     metrics_table,
+    packages,
     performance,
+    realised_tax,
     summary,
     trade_stats,
     turnover,
@@ -158,20 +171,58 @@ def test_cagr_counts_sessions_not_calendar_days():
 
 def test_trade_stats_by_hand():
     run = make_run()
-    stats = trade_stats(run.trades)
-    assert stats["trades"] == 5  # the open QQQ position is not a trade yet
-    assert stats["hit_rate"] == pytest.approx(2 / 5)
-    assert stats["avg_win"] == pytest.approx((0.0125 + 0.107) / 2)
-    assert stats["avg_loss"] == pytest.approx((-0.005 - 0.0125) / 2)
-    assert stats["profit_factor"] == pytest.approx(325 / 125)
+    stats = trade_stats(run.trades, run.equity)
+    # the headline: three closed packages (+150, +50, -60), one open (the QQQ still held)
+    assert stats["packages"] == 3 and stats["packages_open"] == 1
+    assert stats["hit_rate"] == pytest.approx(2 / 3)
+    assert stats["profit_factor"] == pytest.approx(200 / 60)
+    returns = packages(run.trades, run.equity)["return"]
+    assert stats["avg_win"] == pytest.approx(returns.iloc[:2].mean())
+    assert stats["avg_loss"] == pytest.approx(returns.iloc[2])
+    # the legs beside it: stock 1 win in 4, the option leg won
+    assert stats["stock_legs"] == 4 and stats["stock_hit_rate"] == pytest.approx(1 / 4)
+    assert stats["stock_profit_factor"] == pytest.approx(250 / 185)
+    assert stats["option_legs"] == 1 and stats["option_hit_rate"] == 1.0
+    assert stats["option_profit_factor"] == math.inf
+    # every leg, closed and open, is in the ledger's P&L
+    assert stats["ledger_pnl"] == pytest.approx(sum(TRADE_PNL_NET) + OPEN_PNL_NET)
+
+
+def test_packages_by_hand():
+    run = make_run()
+    table = packages(run.trades, run.equity)
+    assert table["package"].tolist() == [1, 2, 3, 4]
+    assert table["pnl_net"].tolist()[:3] == pytest.approx(PACKAGE_PNL_NET)
+    assert table["legs"].tolist() == [2, 2, 1, 1]
+    assert table["option_legs"].tolist() == [0, 1, 0, 0]
+    assert table["instruments"].iloc[1] == "SPY 2015-03-20 P 200 XLE"
+    assert table["exit_date"].isna().tolist() == [False, False, False, True]
+    # a package's return is on the equity at the close before its first fill
+    entry = table["entry_date"].iloc[2]
+    base = run.equity[run.equity.index < entry].iloc[-1]
+    assert table["return"].iloc[2] == pytest.approx(-60 / base)
+
+
+def test_packages_join_legs_that_meet_at_one_fill_session():
+    """A roll (the old option closes at the open the new one fills at) keeps the book one package; a
+    day flat in between splits it."""
+    d = pd.to_datetime
+    legs = pd.DataFrame({
+        "instrument": ["SPY", "P1", "P2", "SPY"], "kind": ["stock", "option", "option", "stock"],
+        "entry_date": d(["2020-01-02", "2020-01-02", "2020-01-10", "2020-01-14"]),
+        "exit_date": d(["2020-01-10", "2020-01-10", "2020-01-13", None]),
+        "pnl_net": [10.0, -4.0, 1.0, 2.0], "return": [0.0] * 4})
+    assert assign_packages(legs).tolist() == [1, 1, 1, 2]
+    stats = trade_stats(legs, pd.Series([1000.0], index=d(["2020-01-01"])))
+    assert stats["packages"] == 1 and stats["packages_open"] == 1 and stats["hit_rate"] == 1.0
 
 
 def test_trade_stats_edge_cases():
     run = make_run()
     none = trade_stats(run.trades.iloc[0:0])
-    assert none["trades"] == 0
+    assert none["packages"] == 0 and none["stock_legs"] == 0 and none["ledger_pnl"] == 0.0
     assert all(math.isnan(none[k]) for k in ("hit_rate", "avg_win", "avg_loss", "profit_factor"))
-    only_wins = trade_stats(run.trades.iloc[[0, 2]])
+    only_wins = trade_stats(run.trades.iloc[[0, 2]], run.equity)
     assert only_wins["profit_factor"] == math.inf and only_wins["hit_rate"] == 1.0
     assert math.isnan(only_wins["avg_loss"])
     with pytest.raises(RunError, match="pnl_net"):
@@ -193,10 +244,49 @@ def test_summary_reads_exposure_and_costs():
     run = make_run()
     figures = summary(run)
     assert list(figures) == [key for key, _, _ in ROWS]
-    assert figures["exposure"] == pytest.approx(float(np.mean(run.exposure.to_numpy())))
+    assert figures["stock_weight"] == pytest.approx(float(np.mean(run.exposure.to_numpy())))
+    assert figures["net_delta"] == pytest.approx(figures["stock_weight"])  # long stock, no options
+    assert figures["option_notional"] == 0.0
     assert figures["costs_paid"] == pytest.approx(12.5 + 30.25 + 8.0 + 4.0)
     assert figures["costs_paid"] == pytest.approx(sum(COSTS.values()))
-    assert figures["sharpe"] == performance(run.returns)["sharpe"]
+    # Sharpe over the run's T-bill returns by default; a number is an annual rate instead
+    assert figures["sharpe"] == performance(run.returns, rf=run.risk_free)["sharpe"]
+    assert summary(run, rf=0.0)["sharpe"] == performance(run.returns)["sharpe"]
+    assert figures["sharpe"] < summary(run, rf=0.0)["sharpe"]
+
+
+def test_book_exposure_keeps_stock_delta_and_notional_apart():
+    """Half the equity in stock, hedged by puts of delta -0.4 x equity on a notional of 0.8 x equity:
+    stock weight 50%, net delta 10%, option notional 80% (not a mixed 'gross' of 90%)."""
+    run = make_run(count=3)
+    equity = pd.Series(1000.0, index=run.returns.index)
+    positions = pd.DataFrame({"SPY": 500.0, "cash": 500.0, "options": 20.0, "options_delta": -400.0,
+                              "options_notional": 800.0}, index=equity.index)
+    hedged = dataclasses.replace(run, equity=equity, positions=positions)
+    figures = book_exposure(hedged)
+    assert figures == pytest.approx({"stock_weight": 0.5, "net_delta": 0.1, "option_notional": 0.8})
+
+
+def test_sharpe_over_a_varying_rate_matches_quantstats(long_returns):
+    """quantstats de-annualises a rate series geometrically; give it the annual rate of each
+    session's T-bill return and its Sharpe and Sortino are ours over those per-session returns."""
+    rng = np.random.default_rng(7)
+    free = pd.Series(rng.uniform(0.0, 3e-4, len(long_returns)), index=long_returns.index)
+    annual = (1.0 + free) ** 252 - 1.0
+    ours = performance(long_returns, rf=free)
+    assert ours["sharpe"] == pytest.approx(qs.stats.sharpe(long_returns, rf=annual, periods=252), rel=1e-9)
+    assert ours["sortino"] == pytest.approx(qs.stats.sortino(long_returns, rf=annual, periods=252), rel=1e-9)
+    excess = long_returns - free  # and by pandas alone
+    assert ours["sharpe"] == pytest.approx(excess.mean() / excess.std() * ROOT_YEAR, rel=1e-12)
+    tbills = (1.0 + free).prod() ** (252 / len(free)) - 1.0
+    assert ours["excess_cagr"] == pytest.approx(ours["cagr"] - tbills, rel=1e-12)
+
+
+def test_realised_tax_counts_closed_legs_once():
+    run = make_run()
+    # closed legs net 250 - 100 + 75 - 25 - 60 = 140; the open QQQ is not realised
+    assert realised_tax(run.trades, 0.3) == pytest.approx(0.3 * 140)
+    assert realised_tax(run.trades.iloc[[1, 3]], 0.3) == 0.0  # a net loss pays none
 
 
 # --- the table --------------------------------------------------------------------------------------
@@ -210,12 +300,44 @@ def test_metrics_table_layout_and_values():
     assert list(table.columns) == ["momentum", "neutral", "benchmark"]
     assert list(table.index.get_level_values("metric")) == [label for _, label, _ in ROWS]
     assert list(table.index.get_level_values("unit")) == [unit for _, _, unit in ROWS]
-    assert table.loc[("Sharpe", "ratio"), "neutral"] == performance(neutral.returns)["sharpe"]
-    bench = performance(momentum.benchmark)
+    sharpe = ("Sharpe (over T-bills)", "ratio")
+    assert table.loc[sharpe, "neutral"] == performance(neutral.returns, rf=neutral.risk_free)["sharpe"]
+    bench = performance(momentum.benchmark, rf=momentum.risk_free)
     assert table.loc[("CAGR", "fraction/year"), "benchmark"] == bench["cagr"]
-    assert table.loc[("Exposure (mean gross)", "fraction"), "benchmark"] == 1.0
-    assert math.isnan(table.loc[("Trades (closed)", "count"), "benchmark"])
-    assert table.loc[("Trades (closed)", "count"), "momentum"] == 5
+    assert table.loc[sharpe, "benchmark"] == bench["sharpe"]
+    assert table.loc[("Stock weight (mean gross, % of equity)", "fraction of equity"), "benchmark"] == 1.0
+    assert math.isnan(table.loc[("Packages (closed round trips)", "count"), "benchmark"])
+    assert table.loc[("Packages (closed round trips)", "count"), "momentum"] == 3
+    assert "T-bill" in table.attrs["convention"]
+
+
+def test_windows_only_table_has_no_annualised_figure():
+    """A run stepped through windows: no CAGR, Sharpe, Calmar, volatility or turnover a year; the
+    headline is the per-window distribution and its excess over the benchmark on the same windows."""
+    run = make_run(count=60)
+    run = dataclasses.replace(run, settings={**run.settings, "market": {"window": "year-end"}})
+    index = pd.DatetimeIndex(["2015-12-31", "2016-12-30", "2017-12-29", "2018-12-31"], name="event")
+    windows = pd.DataFrame({"return": [0.02, -0.01, 0.03, 0.0], "benchmark_return": [0.01, 0.0, 0.01, 0.01],
+                            "excess_return": [0.01, -0.01, 0.02, -0.01]}, index=index)
+    table = metrics_table(run, windows={"momentum": windows})
+    keys = [key for key, _, _ in WINDOW_ROWS]
+    assert not set(keys) & set(metrics.ANNUALISED)
+    labels = " ".join(table.index.get_level_values("metric"))
+    for word in ("CAGR", "Sharpe", "Sortino", "Calmar", "ann.", "Turnover"):
+        assert word not in labels
+    mean = ("Window return: mean", "fraction/window")
+    assert table.loc[mean, "momentum"] == pytest.approx(0.01)
+    assert table.loc[("Window hit rate", "fraction"), "momentum"] == 0.5
+    assert table.loc[("Window t-stat", "ratio"), "momentum"] == pytest.approx(
+        0.01 / (np.std([0.02, -0.01, 0.03, 0.0], ddof=1) / 2))
+    assert table.loc[("Excess over benchmark: mean", "fraction/window"), "momentum"] == pytest.approx(0.0025)
+    assert table.loc[mean, "benchmark"] == pytest.approx(0.0075)
+    assert math.isnan(table.loc[("Excess over benchmark: mean", "fraction/window"), "benchmark"])
+    low, high = (table.loc[("Window mean: 95% CI low", "fraction/window"), "momentum"],
+                 table.loc[("Window mean: 95% CI high", "fraction/window"), "momentum"])
+    assert -0.01 <= low <= 0.01 <= high <= 0.03
+    assert "windows-only" in table.attrs["convention"]
+    assert set(summary(run, windows=windows)) == set(keys)
 
 
 def test_metrics_table_names_duplicates_and_separate_benchmarks():
@@ -237,14 +359,23 @@ def test_format_table_text():
     text = format_table(table)
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "momentum", "benchmark"]
-    assert len(lines) == len(ROWS) + 1
+    assert len(lines) == len(ROWS) + 2  # the header, the rows and the convention line
+    assert lines[-1] == f"convention: {table.attrs['convention']}"
     width = max(len(label) for _, label, _ in ROWS)
-    by_label = {line[:width].strip(): line[width:].split() for line in lines[1:]}
+    by_label = {line[:width].strip(): line[width:].split() for line in lines[1:-1]}
     cagr = table.loc[("CAGR", "fraction/year"), "momentum"]
     assert by_label["CAGR"][0] == f"{cagr * 100:.1f}%"
-    assert by_label["Sharpe"][0] == f"{table.loc[('Sharpe', 'ratio'), 'momentum']:.2f}"
-    assert by_label["Trades (closed)"] == ["5", "-"]
-    assert by_label["Profit factor"] == ["2.60", "-"]
+    sharpe = table.loc[("Sharpe (over T-bills)", "ratio"), "momentum"]
+    assert by_label["Sharpe (over T-bills)"][0] == f"{sharpe:.2f}"
+    assert by_label["Packages (closed round trips)"] == ["3", "-"]
+    assert by_label["Package profit factor"] == ["3.33", "-"]
     assert by_label["Costs paid"] == ["55", "-"]
     assert by_label["Turnover"][0].endswith("x")
-    assert by_label["Exposure (mean gross)"][1] == "100.0%"
+    assert by_label["Stock weight (mean gross, % of equity)"][1] == "100.0%"
+
+
+def test_the_benchmark_strategy_keeps_its_column_beside_the_index():
+    run = make_run("benchmark")
+    table = metrics_table(run)
+    assert list(table.columns) == ["benchmark", "benchmark (index)"]
+    assert table.loc[("Packages (closed round trips)", "count"), "benchmark"] == 3

@@ -120,3 +120,38 @@ def test_uncovered_short_call_needs_margin():
     book.submit(call, -1, "covered")
     cash = book.on_open(1, cash=10_000.0, underlying_units=10.0)  # 10 index units cover one contract
     assert cash > 10_000.0 and book.positions() == {call: -1.0}
+
+
+def test_a_round_trip_is_one_trade_record_at_fill_prices_less_commission():
+    """Adds and partial closes of one contract make one record from flat to flat; its P&L is the premium
+    cash at fill prices (which hold the half-spread) less commissions, so the spread is paid once. A
+    sale through zero closes the long and opens a short with the rest, still open at the end."""
+    om = market()
+    book = OptionBook(om, OptionCosts(spread_fraction=0.03, min_tick=0.05, commission_per_contract=0.65))
+    later = OptionContract("put", 245.0, pd.Timestamp("2019-01-18"), ContractSpec())
+    book.submit(later, 10, "open")
+    book.submit(later, 5, "add")
+    cash = book.on_open(1, cash=100_000.0, underlying_units=0.0)
+    book.submit(later, -8, "trim")
+    book.submit(later, -10, "flip")
+    cash = book.on_open(2, cash=cash, underlying_units=0.0)
+    fills = pd.DataFrame(book.fills)
+    buy, sell = fills["price"].iloc[0], fills["price"].iloc[2]
+    assert fills["price"].iloc[1] == buy and fills["price"].iloc[3] == sell
+    assert buy > om.quote(later, 1, "open").mid and sell < om.quote(later, 2, "open").mid  # half-spreads
+    assert len(book.trades) == 1
+    trip = book.trades[0]
+    commission = 0.65 * (10 + 5 + 8) + 0.65 * 10 * 7 / 10  # the flip's commission shared pro rata
+    assert trip["quantity"] == 15 and trip["exit_reason"] == "flip"
+    assert trip["entry_price"] == pytest.approx(buy) and trip["exit_price"] == pytest.approx(sell)
+    assert trip["pnl"] == pytest.approx(15 * 100 * (sell - buy), abs=1e-9)
+    assert trip["commission"] == pytest.approx(commission, abs=1e-9)
+    assert trip["pnl_net"] == pytest.approx(trip["pnl"] - commission, abs=1e-9)
+    assert trip["spread"] > 0  # recorded for information, not deducted again
+    (still_open,) = book.open_records(2)
+    mark = om.quote(later, 2, "close").mid
+    assert still_open["quantity"] == -3 and pd.isna(still_open["exit_date"])
+    assert still_open["pnl"] == pytest.approx(3 * 100 * (sell - mark), abs=1e-9)
+    # closed and open records together are the book's P&L: cash moved plus the marked position
+    book_pnl = (cash - 100_000.0) + book.value(2)
+    assert trip["pnl_net"] + still_open["pnl_net"] == pytest.approx(book_pnl, abs=1e-9)

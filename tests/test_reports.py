@@ -43,6 +43,7 @@ ALL_FILES = {
     "trades.csv",
     "orders.csv",
     "positions.csv",
+    "packages.csv",
     "run.json",
     "equity.png",
     "tearsheet.html",
@@ -87,7 +88,7 @@ def test_tearsheet_numbers_agree_with_our_table(saved):
     table = tearsheet_table(page)
     assert table["Metric"] == ["SPY", "momentum"]  # benchmark first, then the strategy
     for column, returns in ((0, run.benchmark), (1, run.returns)):
-        ours = performance(returns)
+        ours = performance(returns, rf=run.risk_free)  # a constant T-bill return: one rate
         # quantstats prints percentages and ratios rounded to two decimals
         assert number(table["CAGR﹪"][column]) == pytest.approx(ours["cagr"] * 100, abs=0.0051)
         assert number(table["Cumulative Return"][column]) == pytest.approx(
@@ -187,7 +188,7 @@ def test_tearsheet_of_twenty_years(tmp_path):
     reports.write_tearsheet(run, tmp_path / "t.html")
     elapsed = time.perf_counter() - started
     table = tearsheet_table((tmp_path / "t.html").read_text(encoding="utf-8"))
-    ours = performance(run.returns)
+    ours = performance(run.returns, rf=run.risk_free)
     assert number(table["Sharpe"][1]) == pytest.approx(ours["sharpe"], abs=0.0051)
     assert number(table["Max Drawdown"][1]) == pytest.approx(ours["max_drawdown"] * 100, abs=0.0051)
     assert elapsed < 60
@@ -234,7 +235,9 @@ def test_run_json_holds_settings_metrics_and_hashes(saved):
     expected = summary(run)
     assert document["metrics"].keys() == expected.keys()
     for key, value in expected.items():
-        assert document["metrics"][key] == (None if math.isnan(value) else pytest.approx(value, rel=1e-15))
+        # JSON has no NaN or infinity: both are null (an infinite profit factor: wins and no loss)
+        stored = document["metrics"][key]
+        assert stored == (None if not math.isfinite(value) else pytest.approx(value, rel=1e-15))
     assert document["costs"] == run.costs
     assert set(document["files"]) == ALL_FILES - {"run.json"}
     assert document["files"]["returns.csv"] == outputs._sha256(directory / "returns.csv")
