@@ -127,7 +127,7 @@ def test_a_round_trip_is_one_trade_record_at_fill_prices_less_commission():
     cash at fill prices (which hold the half-spread) less commissions, so the spread is paid once. A
     sale through zero closes the long and opens a short with the rest, still open at the end."""
     om = market()
-    book = OptionBook(om, OptionCosts(spread_fraction=0.03, min_tick=0.05, commission_per_contract=0.65))
+    book = OptionBook(om, OptionCosts(spread_vol=0.005, min_tick=0.05, commission_per_contract=0.65))
     later = OptionContract("put", 245.0, pd.Timestamp("2019-01-18"), ContractSpec())
     book.submit(later, 10, "open")
     book.submit(later, 5, "add")
