@@ -31,8 +31,9 @@ expiry covers the largest possible settlement. Between rolls nothing is traded; 
 interest build up in cash and are swept into the next roll.
 
 Dividends: the embedded S&P 500 is a price index, and Cboe's indices are total-return. Both the twin
-and the S&P 500 it is compared with receive the option market's dividend yield (the S&P 500's trailing
-yield known on each session, data.dividends; the same yield the options are priced with): the twin as cash on its index units at each open for the
+and the S&P 500 it is compared with receive the option market's dividend yield (the S&P 500's
+trailing yield known on each session, data.dividends; the same yield the options are priced with):
+the twin as cash on its index units at each open for the
 calendar days since the previous close, the S&P 500 as q * days / 365 added to each session's price
 return. The S&P 500 is bought at the same open as the twin's first roll, so both cover the same
 sessions with the same exposure timing.
@@ -524,7 +525,8 @@ def format_report(report: BenchmarkReport) -> str:
     lines = [
         f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}, "
         f"{report.rolls} monthly rolls",
-        f"total return (the S&P 500's trailing dividend yield added to both); implied vol: a VIX level (VIX where it exists, "
+        f"total return (the S&P 500's trailing dividend yield added to both); "
+        f"implied vol: a VIX level (VIX where it exists, "
         f"else {model} x 1.28) turned into the smile's at-the-money vol; option fills at the model mid",
         "",
         f"{'':<18}{'CAGR':>8}{'Vol':>8}{'Max DD':>9}{'Sharpe':>8}",

@@ -178,7 +178,8 @@ starts on 1999-01-04, 1045 weekdays after the start asked for
 def check_real_open(frame: pd.DataFrame, symbol: str, origin: str) -> None:
     """Every frame carries the boolean REAL_OPEN column (data.frames.price_frame sets it)."""
     if REAL_OPEN not in frame.columns or frame[REAL_OPEN].dtype != bool:
-        raise _fail(origin, symbol, None, RULE_REAL_OPEN, "the frame was not built by data.frames.price_frame")
+        detail = "the frame was not built by data.frames.price_frame"
+        raise _fail(origin, symbol, None, RULE_REAL_OPEN, detail)
 
 
 def stale_opens(frame: pd.DataFrame) -> pd.DataFrame:

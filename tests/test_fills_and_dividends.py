@@ -142,7 +142,8 @@ def test_stock_plus_put_minus_call_with_the_same_yield_is_a_bond():
     # without the carry the stock leg falls short by the dividends the options priced in
     no_carry, _, _ = run_package(market, 10.0, legs, None)
     shortfall = cash_only[-1] - no_carry[-1]
-    assert shortfall == pytest.approx(100 * 250.0 * (1 - math.exp(-q * years)) * math.exp(r * years), rel=2e-3)
+    priced_in = 100 * 250.0 * (1 - math.exp(-q * years)) * math.exp(r * years)
+    assert shortfall == pytest.approx(priced_in, rel=2e-3)
     assert cost > 0
 
 

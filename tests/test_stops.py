@@ -112,7 +112,8 @@ def test_entry_on_a_stale_open_fills_at_that_sessions_close():
     rows = {"2017-12-18": (100.01, 101.0, 99.0, 100.7)}
     market = build_market(MarketSpec(window="year-end"), {"SPY": spy(rows)})
     assert not market.bars["SPY"].loc["2017-12-18", "real_open"]
-    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True, thin_liquidity_scale=1.0)
+    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True,
+                           thin_liquidity_scale=1.0)
     entry = run_backtest(settings, market).orders.iloc[0]
     assert (entry["date"], entry["side"], entry["price"]) == (pd.Timestamp("2017-12-18"), "buy", 100.7)
 
@@ -147,6 +148,7 @@ def test_a_close_only_series_fills_market_orders_at_the_next_close():
     frame.loc["2017-12-18", ["open", "high", "low", "close", "adj_close"]] = 100.7
     market = build_market(MarketSpec(window="year-end"), {"SPY": frame})
     assert not market.bars["SPY"]["real_open"].any()
-    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True, thin_liquidity_scale=1.0)
+    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True,
+                           thin_liquidity_scale=1.0)
     entry = run_backtest(settings, market).orders.iloc[0]
     assert (entry["date"], entry["price"]) == (pd.Timestamp("2017-12-18"), 100.7)
