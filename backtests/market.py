@@ -170,7 +170,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
         # A series that starts after or ends before SPY (the embedded T-bill index ends with its last
         # published month) is untradable outside its span; its price is carried flat there only so
         # that a zero position values to zero. `last_bar` flags the last two real bars: the strategy
-        # exits at the close before the last one, so the sale fills at that last real open.
+        # exits at the close before the last one, so the sale fills at that last bar (its open, or
+        # its close where the open is not real, as for the close-only T-bill index).
         tradable = frame["close"].notna()
         frame["tradable"] = tradable.astype(float)
         frame["last_bar"] = (tradable & ~tradable.shift(-2, fill_value=True)).astype(float)
