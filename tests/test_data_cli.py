@@ -65,7 +65,7 @@ def test_list_and_validate_report_stale_opens():
     """SPY's opens repeat the previous close on 95-98% of the sessions of 1999-2005 in arch's file;
     `data list` says so in its opens column and `data validate` per year; QQQ is clean."""
     lines = run("list").output.splitlines()
-    assert lines[0].split()[6] == "opens"  # symbol, "in the playbook", first, last, close_only
+    assert lines[0].split()[7] == "opens"  # after symbol, "in the playbook", first, last, close_only
     row = {line.split()[0]: line for line in lines[1:]}
     assert "stale 40% (1999-2013)" in row["SPY"]
     assert "  real  " in row["QQQ"] and "  none  " in row["XLE"]
