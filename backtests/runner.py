@@ -173,6 +173,9 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
         "convention": DIVIDEND_CONVENTION if market.spec.div_yield is None
         else f"a constant dividend yield of {float(market.spec.div_yield):.4%}, for stock and options alike",
         "benchmark": "total return (price return plus the same dividend yield)",
+        "other_symbols": "what each adjusted close adds beyond the close: nothing for the embedded series "
+                         "(sector baskets and T-bills are total-return levels; the QQQ proxy, the NASDAQ "
+                         "Composite price index, earns no dividends), an ETF's distributions from yahoo/csv",
         "yield_by_year": {str(y): round(float(v), 6) for y, v in
                           pd.Series(np.broadcast_to(q, market.sessions.shape), market.sessions)
                           .groupby(market.sessions.year).first().items()},
