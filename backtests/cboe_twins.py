@@ -31,8 +31,9 @@ expiry covers the largest possible settlement. Between rolls nothing is traded; 
 interest build up in cash and are swept into the next roll.
 
 Dividends: the embedded S&P 500 is a price index, and Cboe's indices are total-return. Both the twin
-and the S&P 500 it is compared with receive the option market's dividend yield (2% a year, the same
-yield the options are priced with): the twin as cash on its index units at each open for the
+and the S&P 500 it is compared with receive the option market's dividend yield (the S&P 500's
+trailing yield known on each session, data.dividends; the same yield the options are priced with):
+the twin as cash on its index units at each open for the
 calendar days since the previous close, the S&P 500 as q * days / 365 added to each session's price
 return. The S&P 500 is bought at the same open as the twin's first roll, so both cover the same
 sessions with the same exposure timing.
@@ -224,19 +225,18 @@ def run_twin(index: str, market: OptionMarket, costs: OptionCosts = ZERO_COSTS,
     values, cash_path, units_path, options_path = (np.empty(span) for _ in range(4))
     cash_rate = np.zeros(span)
     cash, units, target_units = float(start_value), 0.0, 0.0
-    dividend_yield = market.div_yield
     roll_rows = []
     for j, i in enumerate(range(decision, n)):
         if i > decision:
             days = (market.dates[i] - market.dates[i - 1]).days
             accrual = float(market.rate[i - 1]) * days / DAYS_PER_YEAR
             cash_rate[j] = accrual
-            dividends = units * float(market.close[i - 1]) * dividend_yield * days / DAYS_PER_YEAR
+            dividends = units * float(market.close[i - 1]) * market.yield_at(i - 1) * days / DAYS_PER_YEAR
             cash += cash * accrual + dividends
             if i in roll_set:
                 # the index trade and the option trades meet at this open: the calls are covered by
                 # the units held after it, as in a buy-write
-                cash -= (target_units - units) * float(market.open[i])
+                cash -= (target_units - units) * market.fill_level(i)
                 units = target_units
             cash = book.on_open(i, cash, units)
         options = book.value(i)
@@ -281,8 +281,9 @@ def _benchmark(market: OptionMarket, first: int) -> pd.Series:
     close = np.asarray(market.close[first:], dtype=float)
     days = np.diff(market.dates[first:].values).astype("timedelta64[D]").astype(float)
     returns = np.empty(close.size)
-    returns[0] = close[0] / float(market.open[first]) - 1.0
-    returns[1:] = close[1:] / close[:-1] - 1.0 + market.div_yield * days / DAYS_PER_YEAR
+    returns[0] = close[0] / market.fill_level(first) - 1.0
+    known = np.broadcast_to(np.asarray(market.div_yield, dtype=float), market.dates.shape)[first:-1]
+    returns[1:] = close[1:] / close[:-1] - 1.0 + known * days / DAYS_PER_YEAR
     return pd.Series(returns, index=market.dates[first:], name="S&P 500")
 
 
@@ -579,12 +580,7 @@ def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = No
 
 def cut_market(market: OptionMarket, keep: np.ndarray) -> OptionMarket:
     """The same market on the sessions where `keep` is True (arrays cut, everything else shared)."""
-    return OptionMarket(
-        dates=market.dates[keep], open=market.open[keep], close=market.close[keep],
-        atm_vol=market.atm_vol[keep], rate=market.rate[keep], expiries=market.expiries,
-        div_yield=market.div_yield, skew=market.skew,
-        vol_source=None if market.vol_source is None else market.vol_source[keep],
-    )
+    return market.cut(keep)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -626,7 +622,7 @@ def format_report(report: BenchmarkReport) -> str:
     lines = [
         f"{INDEX_NAMES[report.index]} twin vs S&P 500, {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}, "
         f"{report.rolls} monthly rolls",
-        f"total return (a 2% dividend yield added to both); implied vol: a VIX level (VIX "
+        f"total return (the S&P 500's trailing dividend yield added to both); implied vol: a VIX level (VIX "
         f"where it exists, else a causal bias-corrected {model} forecast of the month's realised vol "
         f"x {report.vrp_ratio:.3f}) turned into the smile's at-the-money vol; option fills at the model mid",
         "",

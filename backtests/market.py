@@ -14,10 +14,12 @@ import pandas as pd
 
 import data
 from backtests.errors import RunError
-from backtests.optionbook import OptionMarket
+from backtests.optionbook import DAYS_PER_YEAR, OptionMarket
 from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
 from data.calendar import monthly_expiries, nyse_sessions
+from data.dividends import session_yields
 from data.errors import DataError
+from data.frames import REAL_OPEN, real_open_mask
 from data.hashing import data_hash
 from data.macro import load_macro
 from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
@@ -28,6 +30,15 @@ from strategies.volsurface import VRP_RATIO, SkewParams, atm_vol_proxy
 # every symbol a playbook may trade, in the order feeds are added; SPY is the option underlying
 TRADED = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
 WINDOW_CHOICES = ("full",) + WINDOW_KINDS
+
+FILL_RULE = ("an order decided at the close of session t fills at the next real price after t: the open "
+             "of t+1 where that open is a real print, else t+1's close (a stale open, or a close-only "
+             "series); a session without a real open has no intraday range, so market, limit and stop "
+             "orders are checked against its close only; option orders fill, and expiring options "
+             "settle, at the same price (an expiry session without a real open settles at its close); "
+             "the benchmark alone is bought at the first close, being the index itself")
+# Adjusted-close dividends below this, per session, are the vendor's rounding, not a distribution.
+_ADJ_NOISE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,9 @@ class MarketSpec:
     vol_sessions: int = 20
     vol_method: str = "ewma"  # the realised-vol forecast where there is no VIX (strategies.volsurface)
     vrp_ratio: float = VRP_RATIO  # implied / realised volatility applied to that forecast
-    div_yield: float = 0.02
+    # None: the S&P 500's trailing dividend yield known on each session (data.dividends), earned by
+    # long SPY and used by the option pricer alike; a number: that constant yield, for what-ifs
+    div_yield: float | None = None
     skew: SkewParams = field(default_factory=SkewParams)
     regime_model: str = DEFAULT_MODEL  # the classifier the playbook trades on (backtests.regime_eval)
 
@@ -126,12 +139,7 @@ def _since(market: Market, start: pd.Timestamp) -> Market:
 
 def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray | None = None) -> Market:
     """The market on the sessions where `keep` is True (every array cut the same way)."""
-    o = market.options
-    options = OptionMarket(dates=market.sessions[keep], open=o.open[keep], close=o.close[keep],
-                           atm_vol=o.atm_vol[keep], rate=o.rate[keep], expiries=o.expiries,
-                           div_yield=o.div_yield, skew=o.skew,
-                           vol_source=None if o.vol_source is None else o.vol_source[keep],
-                           block_start=block_start)
+    options = market.options.cut(keep, block_start=block_start)
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
                   market.data_hash, market.notes, market.proxies)
@@ -147,6 +155,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     if len(sessions) < 60:
         raise RunError(f"only {len(sessions)} sessions of SPY between the dates asked; "
                        "a run needs 60 or more")
+    spy_yield = (session_yields(sessions) if spec.div_yield is None
+                 else np.full(len(sessions), float(spec.div_yield)))
     bars = {}
     for symbol in TRADED:
         if symbol not in frames:
@@ -159,19 +169,22 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
                 f"{spec.source}: {symbol} has no bar on {inner[inner].index[0]:%Y-%m-%d}, a session "
                 f"of SPY ({int(inner.sum())} such sessions); the series must share SPY's sessions"
             )
+        frame[REAL_OPEN] = _real_open(frames[symbol]).reindex(sessions, fill_value=False).to_numpy(bool)
         frame["atr"] = average_true_range(frame, spec.atr_sessions)
         frame["rvol"] = realized_vol(frame["close"], spec.vol_sessions)
         # A series that starts after or ends before SPY (the embedded T-bill index ends with its last
         # published month) is untradable outside its span; its price is carried flat there only so
         # that a zero position values to zero. `last_bar` flags the last two real bars: the strategy
-        # exits at the close before the last one, so the sale fills at that last real open.
+        # exits at the close before the last one, so the sale fills at that last bar (its open, or
+        # its close where the open is not real, as for the close-only T-bill index).
         tradable = frame["close"].notna()
         frame["tradable"] = tradable.astype(float)
         frame["last_bar"] = (tradable & ~tradable.shift(-2, fill_value=True)).astype(float)
         frame[["open", "high", "low", "close", "adj_close"]] = frame[
             ["open", "high", "low", "close", "adj_close"]].ffill().bfill()
         frame["volume"] = frame["volume"].fillna(0.0)
-        bars[symbol] = frame
+        frame["carry"] = _carry(symbol, frame, spy_yield)
+        bars[symbol] = _fill_prices(frame)
     vix = frames["^VIX"]["close"] if "^VIX" in frames else None
 
     calendar_sessions = nyse_sessions(min(sessions[0], pd.Timestamp("1990-01-01")))
@@ -207,14 +220,55 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     if rate.isna().all():
         notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
     options = OptionMarket(
-        dates=sessions, open=spy["open"].to_numpy(float), close=spy["close"].to_numpy(float),
+        dates=sessions, open=bars["SPY"]["open"].to_numpy(float), close=spy["close"].to_numpy(float),
         atm_vol=vol["atm_vol"].to_numpy(float), rate=rate.fillna(0.0).to_numpy(float),
-        expiries=expiries, div_yield=spec.div_yield, skew=spec.skew,
-        vol_source=vol["source"].to_numpy(),
+        expiries=expiries, div_yield=spy_yield, skew=spec.skew,
+        vol_source=vol["source"].to_numpy(), real_open=bars["SPY"][REAL_OPEN].to_numpy(bool),
     )
     used = {s: f for s, f in frames.items()}
     return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
                   data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()})
+
+
+def _real_open(frame: pd.DataFrame) -> pd.Series:
+    """The frame's REAL_OPEN column; a hand-built frame without it gets data.frames' one rule."""
+    if REAL_OPEN in frame:
+        return frame[REAL_OPEN].astype(bool)
+    mask = real_open_mask(frame["open"], frame["high"], frame["low"], frame["close"],
+                          bool(frame.attrs.get("close_only")))
+    return pd.Series(mask, index=frame.index)
+
+
+def _fill_prices(frame: pd.DataFrame) -> pd.DataFrame:
+    """The bars the broker fills against (FILL_RULE): where the open is not a real print, open, high
+    and low are the session's close, so a market order fills at that close and a limit or stop order
+    fills at it only if the close reaches its price. The true range stays in `atr` (computed before)."""
+    out = frame.copy()
+    fake = ~out[REAL_OPEN].to_numpy(bool)
+    for column in ("open", "high", "low"):
+        out.loc[fake, column] = out.loc[fake, "close"]
+    return out
+
+
+def _carry(symbol: str, frame: pd.DataFrame, spy_yield: np.ndarray) -> np.ndarray:
+    """Dividends per unit held at the previous close, as a fraction of that close, paid on each
+    session (short positions pay it).
+
+    SPY (the S&P 500 price index, or the SPY ETF's price) earns the yield the option pricer uses,
+    known at the previous close, for the calendar days in between. Every other symbol earns what its
+    own adjusted close says beyond its close: nothing for the embedded series (the sector baskets and
+    the T-bill index are total-return levels already; the NASDAQ Composite proxy is a price index
+    with no dividend figures offline, so QQQ earns none), an ETF's distributions from Yahoo or CSV.
+    """
+    out = np.zeros(len(frame))
+    if symbol == "SPY":
+        days = np.diff(frame.index.values).astype("timedelta64[D]").astype(float)
+        out[1:] = spy_yield[:-1] * days / DAYS_PER_YEAR
+        return out
+    close, adj = frame["close"].to_numpy(float), frame["adj_close"].to_numpy(float)
+    extra = (adj[1:] / adj[:-1]) / (close[1:] / close[:-1]) - 1.0
+    out[1:] = np.where(np.abs(extra) > _ADJ_NOISE, extra, 0.0)
+    return out
 
 
 def window_market(market: Market) -> Market:

@@ -9,8 +9,10 @@ Timing (no look-ahead): a strategy decides at the close of session t and `submit
 the open of session t+1 at the model price from t+1's opening index level and the implied volatility
 known at t's close, plus half the bid-ask spread, plus commission. Contracts expiring on session t+1
 settle first, at that session's opening level (SPX-style AM settlement, where the expiring and the new
-month's option meet at the same opening print, as in Cboe's benchmark indices). Marks at each close use
-that close and that close's volatility.
+month's option meet at the same opening print, as in Cboe's benchmark indices). Where t+1's open is not
+a real print (`real_open` False: a stale open or a close-only series), "the open" is t+1's close: fills
+are the model price at that close with that close's volatility, and settlement is at that close (see
+backtests.market.FILL_RULE). Marks at each close use that close and that close's volatility.
 
 Short calls: covered up to the index units the portfolio holds long in the underlying; beyond that
 each contract reserves Cboe's broad-based index margin, 15% of the underlying value less the
@@ -56,19 +58,43 @@ class OptionMarket:
     """
 
     dates: pd.DatetimeIndex
-    open: np.ndarray  # underlying index level at each open
+    open: np.ndarray  # underlying level orders fill at: the open, or the close where it is not real
     close: np.ndarray  # ... and close
     atm_vol: np.ndarray  # annualised fraction, known at each close
     rate: np.ndarray  # annualised risk-free rate, fraction, known at each close
     expiries: pd.DatetimeIndex  # listed monthly expiry sessions
-    div_yield: float = 0.02
+    div_yield: float | np.ndarray = 0.02  # continuous yield, a constant or known at each close
     skew: SkewParams = field(default_factory=SkewParams)
     vol_source: np.ndarray | None = None  # where each session's vol came from ("vix", "garch", ...)
     block_start: np.ndarray | None = None  # stepped markets: True on the first session after a gap
+    real_open: np.ndarray | None = None  # False where the open is not a real print; None: all real
 
     def __post_init__(self):
         self._position = {d: i for i, d in enumerate(self.dates)}
         self._quotes: dict = {}
+
+    def yield_at(self, i: int) -> float:
+        """The dividend yield known at session i's close."""
+        q = self.div_yield
+        return float(q) if np.ndim(q) == 0 else float(q[i])
+
+    def is_real_open(self, i: int) -> bool:
+        return self.real_open is None or bool(self.real_open[i])
+
+    def fill_level(self, i: int) -> float:
+        """The underlying level orders fill and options settle at on session i: its open where the
+        open is a real print, else its close."""
+        return float(self.open[i] if self.is_real_open(i) else self.close[i])
+
+    def cut(self, keep: np.ndarray, block_start: np.ndarray | None = None) -> OptionMarket:
+        """The same market on the sessions where `keep` is True (every per-session array cut)."""
+        def part(a):
+            return None if a is None else (a if np.ndim(a) == 0 else np.asarray(a)[keep])
+        return OptionMarket(dates=self.dates[keep], open=self.open[keep], close=self.close[keep],
+                            atm_vol=self.atm_vol[keep], rate=self.rate[keep], expiries=self.expiries,
+                            div_yield=part(self.div_yield), skew=self.skew,
+                            vol_source=part(self.vol_source), block_start=block_start,
+                            real_open=part(self.real_open))
 
     def index_of(self, date: pd.Timestamp) -> int:
         return self._position[pd.Timestamp(date)]
@@ -84,6 +110,8 @@ class OptionMarket:
         return cached
 
     def _quote(self, contract: OptionContract, i: int, at: str) -> Quote:
+        if at == "open" and not self.is_real_open(i):
+            at = "close"  # no opening print: the fill is at the close, priced with what it knows
         if at == "open":
             if i == 0:
                 raise ValueError("no option can fill at the first session's open: nothing was known before")
@@ -95,7 +123,7 @@ class OptionMarket:
         vol = smile_vol_one(float(self.atm_vol[known]), spot, contract.strike,
                             max(years, 1 / DAYS_PER_YEAR), self.skew)
         q = option_quote(contract.kind, spot, contract.strike, years, vol, float(self.rate[known]),
-                         self.div_yield)
+                         self.yield_at(known))
         return Quote(float(q["price"]), vol, spot, years, float(q["delta"]), float(q["gamma"]),
                      float(q["vega"]), float(q["theta"]))
 
@@ -177,7 +205,7 @@ class OptionBook:
         """Settle what expires at or before this session, fill pending orders; returns the new cash."""
         date = self.market.dates[i]
         for c in [c for c, lot in self.lots.items() if lot.quantity and c.expiry <= date]:
-            settle = c.intrinsic(self.market.open[i])
+            settle = c.intrinsic(self.market.fill_level(i))
             cash += self.lots[c].quantity * settle * c.spec.multiplier
             self._record_fill(i, c, -self.lots[c].quantity, settle, 0.0, 0.0, None, "expiry")
             self._book(c, -self.lots[c].quantity, settle, i, 0.0, 0.0, "expiry")
@@ -226,7 +254,7 @@ class OptionBook:
             short_units += units
             uncovered_contracts = (units - covered) / c.spec.units_per_contract
             if uncovered_contracts > 0:
-                spot = self.market.open[i] * c.spec.scale
+                spot = self.market.fill_level(i) * c.spec.scale
                 out_of_money = max(c.strike - spot, 0.0)
                 per_point = max(0.15 * spot - out_of_money, 0.10 * spot)
                 margin += uncovered_contracts * per_point * c.spec.multiplier
@@ -331,16 +359,24 @@ class OptionBroker(bt.brokers.BackBroker):
     Cash, positive or negative, accrues the rate known at the previous close for the calendar days
     in between, except across the gap before a window in a stepped market (nothing is held there,
     and a windows-only run is judged on its windows).
+
+    Dividends: `carry` maps a feed to (its closes, its carry) on the same sessions, carry[i] being
+    the dividend per unit held at close i-1 as a fraction of that close (backtests.market._carry).
+    At each session the position held overnight gets units x close[i-1] x carry[i] in cash, before
+    any fill: long stock earns it, short stock pays it. Skipped across a stepped market's gaps, as
+    interest is.
     """
 
     def __init__(self, book: OptionBook | None, underlying, rates: OptionMarket | None = None,
-                 accrue_interest: bool = True):
+                 accrue_interest: bool = True, carry: dict | None = None):
         super().__init__()
         self.book = book
         self.rates = book.market if book is not None else rates
         self.underlying = underlying
         self.accrue_interest = accrue_interest and self.rates is not None
+        self.carry = dict(carry or {})
         self.interest_earned = 0.0
+        self.dividends_earned = 0.0
         self.session_index = -1
 
     def next(self):
@@ -353,6 +389,13 @@ class OptionBroker(bt.brokers.BackBroker):
                 interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
                 self.cash += interest
                 self.interest_earned += interest
+            if i > 0 and not gap:
+                for feed, (closes, carry) in self.carry.items():
+                    units = self.getposition(feed).size
+                    if units and carry[i]:
+                        dividend = units * float(closes[i - 1]) * float(carry[i])
+                        self.cash += dividend
+                        self.dividends_earned += dividend
             self.session_index = i
             if self.book is not None:
                 self.cash = self.book.on_open(i, self.cash, self.getposition(self.underlying).size)

@@ -9,10 +9,11 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from backtests.market import TRADED, Market
+from backtests.market import FILL_RULE, TRADED, Market
 from backtests.metrics import assign_packages, realised_tax
 from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
+from data.dividends import CONVENTION as DIVIDEND_CONVENTION
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
 from strategies.registry import build_params, get_strategy
@@ -72,8 +73,10 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     if entry.uses_options:
         option_costs = costs.option_costs()
         book = OptionBook(market.options, option_costs)
+    carry = {feed: (market.bars[feed._name]["close"].to_numpy(float),
+                    market.bars[feed._name]["carry"].to_numpy(float)) for feed in feeds}
     broker = OptionBroker(book, feeds[0], rates=market.options,
-                          accrue_interest=settings.strategy != "benchmark")
+                          accrue_interest=settings.strategy != "benchmark", carry=carry)
     cerebro.setbroker(broker)
     broker.setcash(settings.cash)
     broker.addcommissioninfo(PerShareCommission(per_share=costs.commission_per_share,
@@ -124,7 +127,8 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
         # so its strung-together returns are the windows' own (equity and the ledger keep the gap)
         returns[market.options.block_start] = 0.0
     close = market.bars["SPY"]["close"]
-    benchmark = close.pct_change().fillna(0.0)
+    # the benchmark is the S&P 500's total return: its price return plus the dividends SPY earns
+    benchmark = (close.pct_change() + market.bars["SPY"]["carry"]).fillna(0.0)
     if market.stepped:
         benchmark[market.options.block_start] = 0.0  # nothing is held across the gap between windows
     benchmark.name = "benchmark"
@@ -145,6 +149,7 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
         "option_spread": book.spread_paid if book else 0.0,
         "tax": realised_tax(trades, settings.risk.costs.tax_rate),
         "interest_earned": broker.interest_earned,
+        "dividends_earned": broker.dividends_earned,  # net: short stock pays them
     }
     position_columns = [c for c in state.columns if c not in ("equity", "exposure")]
     return RunResult(
@@ -181,6 +186,19 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["params_type"] = type(settings.params).__name__
     spec = dataclasses.asdict(market.spec)
     record["market"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in spec.items()}
+    record["fill_rule"] = FILL_RULE
+    q = market.options.div_yield
+    record["dividends"] = {
+        "convention": DIVIDEND_CONVENTION if market.spec.div_yield is None
+        else f"a constant dividend yield of {float(market.spec.div_yield):.4%}, for stock and options alike",
+        "benchmark": "total return (price return plus the same dividend yield)",
+        "other_symbols": "what each adjusted close adds beyond the close: nothing for the embedded series "
+                         "(sector baskets and T-bills are total-return levels; the QQQ proxy, the NASDAQ "
+                         "Composite price index, earns no dividends), an ETF's distributions from yahoo/csv",
+        "yield_by_year": {str(y): round(float(v), 6) for y, v in
+                          pd.Series(np.broadcast_to(q, market.sessions.shape), market.sessions)
+                          .groupby(market.sessions.year).first().items()},
+    }
     record["data_hash"] = market.data_hash
     record["data_first_session"] = str(market.sessions[0].date())
     record["data_last_session"] = str(market.sessions[-1].date())

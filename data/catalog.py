@@ -20,6 +20,7 @@ from data.errors import DataError
 from data.frames import SOURCES, to_date
 from data.loading import load
 from data.universe import PLAYBOOK_SYMBOLS, UNIVERSE, canonical_symbol, describe, role
+from data.validate import STALE_MATERIAL, stale_opens, stale_summary
 from data.yahoo import fetch
 
 
@@ -33,6 +34,26 @@ class ListRow:
     first: pd.Timestamp | None
     last: pd.Timestamp | None
     close_only: bool | None
+    opens: str | None = None  # "real", "none" or the stale share and its years (see opens_cell)
+
+
+def opens_cell(frame: pd.DataFrame) -> str:
+    """`data list`'s opens column: "none" for a close-only series, "real" without stale opens in any
+    year at STALE_MATERIAL or more, else the stale share and the span of those years.
+
+    >>> f = pd.DataFrame({"open": [1.0, 1.0, 2.0], "close": [1.0, 2.0, 3.0], "real_open": True},
+    ...                  index=pd.to_datetime(["2018-01-02", "2018-01-03", "2018-01-04"]))
+    >>> opens_cell(f)
+    'stale 67% (2018-2018)'
+    """
+    if frame.attrs.get("close_only"):
+        return "none"
+    table = stale_opens(frame)
+    material = table.index[table["share"] >= STALE_MATERIAL]
+    if not len(material):
+        return "real"
+    share = table["stale"].sum() / table["sessions"].sum()
+    return f"stale {share:.0%} ({material[0]}-{material[-1]})"
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,13 @@ def _row(symbol: str, proxy: str, frame: pd.DataFrame | None) -> ListRow:
     if frame is None or len(frame) == 0:
         return ListRow(symbol, role(symbol), proxy, None, None, None)
     return ListRow(
-        symbol, role(symbol), proxy, frame.index[0], frame.index[-1], bool(frame.attrs.get("close_only"))
+        symbol,
+        role(symbol),
+        proxy,
+        frame.index[0],
+        frame.index[-1],
+        bool(frame.attrs.get("close_only")),
+        opens_cell(frame),
     )
 
 
@@ -91,12 +118,12 @@ def format_rows(rows: list[ListRow]) -> list[str]:
     def day(value) -> str:
         return value.strftime("%Y-%m-%d") if value is not None else "-"
 
-    table = [("symbol", "in the playbook", "first", "last", "close_only", "proxy")]
+    table = [("symbol", "in the playbook", "first", "last", "close_only", "opens", "proxy")]
     for r in rows:
         flag = "-" if r.close_only is None else ("yes" if r.close_only else "no")
-        table.append((r.symbol, r.role, day(r.first), day(r.last), flag, r.proxy))
-    widths = [max(len(line[i]) for line in table) for i in range(5)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(line[:5], widths)), line[5]]) for line in table]
+        table.append((r.symbol, r.role, day(r.first), day(r.last), flag, r.opens or "-", r.proxy))
+    widths = [max(len(line[i]) for line in table) for i in range(6)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(line[:6], widths)), line[6]]) for line in table]
 
 
 def default_symbols(source: str, data_dir=None) -> list[str]:
@@ -138,7 +165,7 @@ def check_symbols(
                 symbol,
                 "OK",
                 f"{frame.index[0]:%Y-%m-%d} to {frame.index[-1]:%Y-%m-%d}, {len(frame)} sessions: "
-                f"{frame.attrs['proxy']}",
+                f"{frame.attrs['proxy']}; {stale_summary(frame)}",
             )
         )
     return lines

@@ -1,8 +1,9 @@
 """The one shape every source hands back, and the small helpers that build it.
 
 A price frame is daily, indexed by session date (tz-naive midnight, named "date"), with the float64
-columns in COLUMNS and `attrs` describing where it came from. Sources build frames only through
-`price_frame` and `close_only_frame`, so the shape is defined in one place.
+columns in COLUMNS, the boolean column REAL_OPEN, and `attrs` describing where it came from. Sources
+build frames only through `price_frame` and `close_only_frame`, so the shape is defined in one place,
+and `real_open_mask` is the one rule saying which opens are real prints.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from data.errors import DataError
 COLUMNS = ["open", "high", "low", "close", "adj_close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close"]
 SOURCES = ("embedded", "yahoo", "csv")
+# True where the session's open is a real print; False on a stale open (the open repeats the previous
+# close) and on every row that carries only a close. The engine fills orders at a real price only
+# (see docs/data.md, "Fills: the close-only rule").
+REAL_OPEN = "real_open"
+# Same tolerance as validation's OHLC check: equal printed values after decimal-to-binary rounding.
+STALE_RTOL = 1e-9
 
 # Every index leaves at nanosecond resolution whatever the parser chose (pandas 3 parses to
 # microseconds, pandas 2 to nanoseconds), so frames from different sources compare equal.
@@ -54,6 +61,41 @@ def session_index(index) -> pd.DatetimeIndex:
     return index.normalize().as_unit(INDEX_UNIT).rename("date")
 
 
+def stale_open_mask(open_, close) -> np.ndarray:
+    """True where the open equals the previous session's close (to float rounding): a vendor that
+    had no opening print repeated yesterday's close. The first row has no previous close: False.
+
+    >>> stale_open_mask([100.0, 101.0, 101.5], [101.0, 102.0, 101.0]).tolist()
+    [False, True, False]
+    """
+    o = np.asarray(open_, dtype="float64")
+    c = np.asarray(close, dtype="float64")
+    out = np.zeros(o.shape, dtype=bool)
+    if o.size > 1:
+        out[1:] = np.isclose(o[1:], c[:-1], rtol=STALE_RTOL, atol=0.0)
+    return out
+
+
+def close_only_rows(open_, high, low, close) -> np.ndarray:
+    """True on rows that carry only a close: open, high and low all equal to it (no range, no gap)."""
+    o, h, lo, c = (np.asarray(x, dtype="float64") for x in (open_, high, low, close))
+    return (o == c) & (h == c) & (lo == c)
+
+
+def real_open_mask(open_, high, low, close, close_only: bool = False) -> np.ndarray:
+    """The one rule for REAL_OPEN: False on every row of a close-only series, on rows that carry
+    only a close (a close-only segment of a spliced history), and on stale opens; True elsewhere.
+
+    >>> real_open_mask([100.0, 101.0, 101.5, 99.0], [101.0, 102.0, 102.0, 99.0],
+    ...                [99.5, 100.5, 100.8, 99.0], [101.0, 102.0, 101.0, 99.0]).tolist()
+    [True, False, True, False]
+    """
+    o = np.asarray(open_, dtype="float64")
+    if close_only:
+        return np.zeros(o.shape, dtype=bool)
+    return ~(stale_open_mask(o, close) | close_only_rows(o, high, low, close))
+
+
 def price_frame(
     data: pd.DataFrame,
     *,
@@ -62,8 +104,13 @@ def price_frame(
     proxy: str,
     close_only: bool = False,
     has_volume: bool = True,
+    real_open=None,
 ) -> pd.DataFrame:
-    """Canonical frame from a table that already has the COLUMNS (any dtype, any date index)."""
+    """Canonical frame from a table that already has the COLUMNS (any dtype, any date index).
+
+    REAL_OPEN is computed here by `real_open_mask`; a source that knows more (a history spliced from
+    an OHLC part and a close-only part) passes `real_open`, which can only turn rows False.
+    """
     missing = [column for column in COLUMNS if column not in data.columns]
     if missing:
         raise DataError(f"{source} data for {symbol} lacks the column(s) {', '.join(missing)}")
@@ -71,6 +118,10 @@ def price_frame(
         {column: np.asarray(data[column], dtype="float64") for column in COLUMNS},
         index=session_index(data.index),
     )
+    real = real_open_mask(frame["open"], frame["high"], frame["low"], frame["close"], close_only)
+    if real_open is not None:
+        real &= np.asarray(real_open, dtype=bool)
+    frame[REAL_OPEN] = real
     frame.attrs = {
         "symbol": symbol,
         "source": source,
@@ -88,8 +139,8 @@ def close_only_frame(close: pd.Series, *, symbol: str, source: str, proxy: str) 
 
     >>> s = pd.Series([100.0, 101.5], index=pd.to_datetime(["2018-01-02", "2018-01-03"]))
     >>> f = close_only_frame(s, symbol="XLE", source="embedded", proxy="basket")
-    >>> f.loc["2018-01-03"].tolist(), f.attrs["close_only"]
-    ([101.5, 101.5, 101.5, 101.5, 101.5, 0.0], True)
+    >>> f.loc["2018-01-03", COLUMNS].tolist(), f.attrs["close_only"], f["real_open"].any()
+    ([101.5, 101.5, 101.5, 101.5, 101.5, 0.0], True, np.False_)
     """
     values = np.asarray(close, dtype="float64")
     data = pd.DataFrame(

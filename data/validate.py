@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
-from data.frames import COLUMNS, PRICE_COLUMNS, restrict
+from data.frames import COLUMNS, PRICE_COLUMNS, REAL_OPEN, restrict, stale_open_mask
 
 RULE_SORTED = "dates sorted ascending"
 RULE_UNIQUE = "dates unique"
@@ -24,6 +24,11 @@ RULE_OHLC = "low <= open, close <= high"
 RULE_VOLUME = "volume non-negative"
 RULE_HISTORY = "history covers start"
 RULE_ROWS = "rows in range"
+RULE_REAL_OPEN = "real_open flags every row"
+
+# A year's share of stale opens is worth a line of `data validate` from this share up: below it the
+# "stale" opens are the odd real open that printed at exactly the previous close.
+STALE_MATERIAL = 0.05
 
 # 1e-9 relative absorbs decimal-to-binary rounding of equal printed values, nothing more: the smallest
 # real violation seen in vendor data (a close a cent outside the range) is ~1e-5 relative.
@@ -170,6 +175,62 @@ starts on 1999-01-04, 1045 weekdays after the start asked for
         )
 
 
+def check_real_open(frame: pd.DataFrame, symbol: str, origin: str) -> None:
+    """Every frame carries the boolean REAL_OPEN column (data.frames.price_frame sets it)."""
+    if REAL_OPEN not in frame.columns or frame[REAL_OPEN].dtype != bool:
+        detail = "the frame was not built by data.frames.price_frame"
+        raise _fail(origin, symbol, None, RULE_REAL_OPEN, detail)
+
+
+def stale_opens(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per calendar year: sessions, stale opens (open == previous close), their share, and the
+    sessions whose open is not real for any reason (stale, or close-only rows).
+
+    >>> f = pd.DataFrame({"open": [10.0, 11.0, 12.0], "close": [11.0, 11.5, 12.5],
+    ...                   "real_open": [True, False, True]},
+    ...                  index=pd.to_datetime(["2018-12-28", "2018-12-31", "2019-01-02"]))
+    >>> stale_opens(f)["stale"].tolist()
+    [1, 0]
+    """
+    stale = pd.Series(stale_open_mask(frame["open"], frame["close"]), index=frame.index)
+    if frame.attrs.get("close_only"):
+        stale[:] = False  # a close-only series has no opens at all, stale or not
+    years = frame.index.year
+    table = pd.DataFrame({
+        "sessions": stale.groupby(years).size(),
+        "stale": stale.groupby(years).sum().astype(int),
+        "not_real": (~frame[REAL_OPEN]).groupby(years).sum().astype(int),
+    })
+    table["share"] = table["stale"] / table["sessions"]
+    table.index.name = "year"
+    return table
+
+
+def stale_summary(frame: pd.DataFrame) -> str:
+    """One phrase for `data validate` / `data list`: how many opens are stale, the years where it is
+    material (>= STALE_MATERIAL of the year's sessions), or that the series has no opens.
+
+    >>> idx = pd.bdate_range("2018-01-01", periods=4)
+    >>> f = pd.DataFrame({"open": [1.0, 1.0, 2.0, 3.0], "close": [1.0, 2.0, 3.0, 4.0]}, index=idx)
+    >>> f["real_open"] = [True, False, False, False]
+    >>> stale_summary(f)
+    'stale opens (open = previous close) on 3 of 4 sessions (75.0%); 2018 75%'
+    """
+    if frame.attrs.get("close_only"):
+        return "close-only: no session has a real open"
+    table = stale_opens(frame)
+    total, count = int(table["sessions"].sum()), int(table["stale"].sum())
+    if count == 0:
+        return "no stale opens"
+    text = f"stale opens (open = previous close) on {count} of {total} sessions ({count / total:.1%})"
+    material = table[table["share"] >= STALE_MATERIAL]
+    if len(material):
+        text += "; " + ", ".join(f"{year} {share:.0%}" for year, share in material["share"].items())
+    else:
+        text += f"; no year at {STALE_MATERIAL:.0%} or more"
+    return text
+
+
 def validate_frame(
     frame: pd.DataFrame,
     symbol: str,
@@ -185,6 +246,7 @@ def validate_frame(
     "csv file /data/SPY.csv") and starts every error message.
     """
     check_dates(frame, symbol, origin)
+    check_real_open(frame, symbol, origin)
     if start is not None and end is not None and start > end:
         raise _fail(origin, symbol, start, RULE_ROWS, f"the start is after the end {_day(end)}")
     check_history(frame, symbol, origin, start, end)

@@ -449,10 +449,16 @@ class PlaybookStrategy(bt.Strategy):
         h = self.holdings[name]
         reason = order.info.get("reason", "")
         ex = order.executed
-        # the broker moved market and stop fills by the slippage fraction (limit fills are not moved)
+        # the broker moved market and stop fills by the slippage fraction; a limit order is moved only
+        # when it fills at the open (an open at or through its price; never past the limit itself)
         slip = self.risk.costs.slippage_bp / 1e4
-        if order.exectype == bt.Order.Limit or not slip:
+        if not slip:
             slippage = 0.0
+        elif order.exectype == bt.Order.Limit:
+            opened = order.data.open[0]
+            limit = order.created.price
+            at_open = limit >= opened if order.isbuy() else limit <= opened
+            slippage = abs(ex.price - opened) * abs(ex.size) if at_open else 0.0
         else:
             before = ex.price / (1 + slip) if order.isbuy() else ex.price / (1 - slip)
             slippage = abs(ex.price - before) * abs(ex.size)

@@ -14,8 +14,9 @@ class BenchmarkParams:
 
 
 class Benchmark(PlaybookStrategy):
-    """Buy the index with all equity at the first open and hold it. The run drops every risk rule
-    and cost so its returns are the index's own (checked against pandas to 1e-9)."""
+    """Buy the index with all equity at the first close and hold it. The run drops every risk rule
+    and cost; its dividends (the carry SPY earns) are reinvested when its cash passes the rebalance
+    band, so it compounds to within 0.05 pp a year of the index's total return (tested)."""
 
     def target(self, view: SessionView) -> Target:
         return Target({self.setup.params.symbol: 1.0}, label="benchmark")

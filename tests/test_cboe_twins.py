@@ -198,8 +198,8 @@ def test_benchmark_is_the_price_index_plus_the_dividend_yield(full_twin, full_ma
     first = full_market.index_of(twin.benchmark.index[0])
     days = np.diff(full_market.dates[first:].values).astype("timedelta64[D]").astype(float)
     price_only = twin.benchmark.to_numpy().copy()
-    price_only[1:] -= 0.02 * days / 365
-    bought_at_the_open = full_market.close[-1] / full_market.open[first]
+    price_only[1:] -= full_market.div_yield[first:-1] * days / 365  # the yield known the close before
+    bought_at_the_open = full_market.close[-1] / full_market.fill_level(first)
     assert np.prod(1 + price_only) == pytest.approx(bought_at_the_open, rel=1e-10)
     assert twin.benchmark.index[0] == pd.Timestamp("1999-02-19")  # the first expiry with a volatility
 
@@ -327,9 +327,10 @@ def test_every_roll_follows_the_index_rules(index, full_twin, full_market):
         assert cross_rolls <= 3  # a call struck below the put needs a fall of about 14% in a quarter
     if index == "bxm":
         # sized at the decision close, the buy-write is a little in debit after an overnight rise (the
-        # book fills a fully covered call whatever the cash); never by more than a gap's worth
+        # book fills a fully covered call whatever the cash); never by more than a gap's worth, or a
+        # session's move where the roll session has no real open and the roll fills at its close
         ratio = twin.daily["cash"] / twin.daily["value"]
-        assert -0.01 < ratio.min() < 0 and not twin.fills["reason"].str.startswith("rejected").any()
+        assert -0.02 < ratio.min() < 0 and not twin.fills["reason"].str.startswith("rejected").any()
 
 
 def test_costs_lower_the_twin_by_what_the_fills_paid(full_market):
@@ -379,7 +380,8 @@ def perturbed_after(market: OptionMarket, t: int, seed: int = 0) -> OptionMarket
     arrays["atm_vol"][t + 1:] *= rng.uniform(0.5, 2.0, later)
     arrays["rate"][t + 1:] += 0.01
     return OptionMarket(dates=market.dates, expiries=market.expiries, div_yield=market.div_yield,
-                        skew=market.skew, vol_source=market.vol_source, **arrays)
+                        skew=market.skew, vol_source=market.vol_source, real_open=market.real_open,
+                        **arrays)
 
 
 @pytest.mark.parametrize("index", INDICES)

@@ -26,6 +26,7 @@ from backtests.metrics import format_table, format_value, metrics_table
 from backtests.outputs import load_run
 from backtests.windows_eval import window_returns
 from cli import main
+from data.dividends import session_yields
 from data.windows import windows_of_kind
 
 # backtests/outputs.py load_run fills the all-empty option_type column of a stock-only run (momentum)
@@ -142,8 +143,13 @@ def test_side_by_side_windows_match_each_saved_run(compared, saved, windows):
                                    rtol=1e-9, atol=1e-12)
     spy = data.load(["SPY"], pd.Timestamp("2015-01-01"), pd.Timestamp("2018-12-31"))["SPY"]["close"]
     sessions = spy.index
-    expected = [spy.iloc[min(sessions.get_loc(w.last) + 1, len(spy) - 1)]
-                / spy.iloc[sessions.get_loc(w.first) - 1] - 1 for w in windows]
+    # total return: each session's price return plus the yield known at the previous close for the
+    # calendar days between (data.dividends)
+    known = pd.Series(session_yields(sessions), sessions).shift()
+    total = spy.pct_change() + known * sessions.to_series().diff().dt.days / 365
+    expected = [(1 + total.iloc[sessions.get_loc(w.first) - 1 + 1:
+                                min(sessions.get_loc(w.last) + 1, len(spy) - 1) + 1]).prod() - 1
+                for w in windows]
     np.testing.assert_allclose(table["benchmark"], expected, rtol=1e-9)
 
 

@@ -61,6 +61,23 @@ def test_list_embedded():
     assert len(run("list", "--all").output.splitlines()) == 12 + 21  # ^GSPC and 20 large caps
 
 
+def test_list_and_validate_report_stale_opens():
+    """SPY's opens repeat the previous close on 95-98% of the sessions of 1999-2005 in arch's file;
+    `data list` says so in its opens column and `data validate` per year; QQQ is clean."""
+    lines = run("list").output.splitlines()
+    assert lines[0].split()[7] == "opens"  # after symbol, "in the playbook", first, last, close_only
+    row = {line.split()[0]: line for line in lines[1:]}
+    assert "stale 40% (1999-2013)" in row["SPY"]
+    assert "  real  " in row["QQQ"] and "  none  " in row["XLE"]
+    result = run("validate", "--symbols", "SPY,QQQ,XLE", "--start", "1999-01-01", "--end", "2018-12-31")
+    assert result.exit_code == 0, result.output
+    spy, qqq, xle = result.output.splitlines()[:3]
+    assert "stale opens (open = previous close) on 2004 of 5031 sessions (39.8%)" in spy
+    assert "1999 96%" in spy and "2006 43%" in spy and "2013 26%" in spy and "2016" not in spy
+    assert "on 8 of 5031 sessions (0.2%); no year at 5% or more" in qqq
+    assert xle.endswith("close-only: no session has a real open")
+
+
 def test_list_csv_needs_a_folder():
     result = run("list", "--source", "csv")
     assert result.exit_code == 2 and "--data-dir" in result.output

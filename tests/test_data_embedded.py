@@ -32,8 +32,8 @@ def test_every_loadable_symbol_has_the_canonical_shape():
     frames = data.load(UNIVERSE_LOADABLE)
     assert list(frames) == UNIVERSE_LOADABLE
     for symbol, frame in frames.items():
-        assert list(frame.columns) == COLUMNS
-        assert (frame.dtypes == "float64").all()
+        assert list(frame.columns) == COLUMNS + ["real_open"]
+        assert (frame[COLUMNS].dtypes == "float64").all() and frame["real_open"].dtype == bool
         assert frame.index.name == "date"
         assert frame.index.tz is None
         assert frame.index.is_monotonic_increasing and frame.index.is_unique
@@ -43,6 +43,7 @@ def test_every_loadable_symbol_has_the_canonical_shape():
         if frame.attrs["close_only"]:
             for column in ("open", "high", "low", "adj_close"):
                 np.testing.assert_array_equal(frame[column], frame["close"])
+            assert not frame["real_open"].any()
         if not frame.attrs["has_volume"]:
             assert (frame["volume"] == 0.0).all()
 

@@ -161,3 +161,64 @@ def test_close_only_frame_passes():
 def test_empty_series():
     with pytest.raises(DataError, match="the series is empty"):
         check(frame().iloc[:0])
+
+
+# --- real opens (data.frames.real_open_mask, the one rule every source goes through) ---------------
+
+
+def _ohlc(opens, closes, highs=None, lows=None):
+    idx = pd.bdate_range("2018-01-01", periods=len(closes))
+    highs = highs or [max(o, c) + 1.0 for o, c in zip(opens, closes)]
+    lows = lows or [min(o, c) - 1.0 for o, c in zip(opens, closes)]
+    table = pd.DataFrame({"open": opens, "high": highs, "low": lows, "close": closes,
+                          "adj_close": closes, "volume": 1.0}, index=idx)
+    return price_frame(table, symbol="SPY", source="csv", proxy="test")
+
+
+def test_stale_open_is_not_real():
+    # the second open repeats the first close to the binary digit; the third is a real open that
+    # happens to be near (not at) the previous close
+    frame = _ohlc([100.0, 101.25, 102.01], [101.25, 102.0, 103.0])
+    assert frame["real_open"].tolist() == [True, False, True]
+    # a decimal text round trip (float printing) still compares equal
+    frame = _ohlc([100.0, float(repr(101.25 * 1.0))], [101.25, 102.0])
+    assert frame["real_open"].tolist() == [True, False]
+
+
+def test_close_only_rows_and_series_have_no_real_open():
+    # a spliced history: two close-only rows (O = H = L = C), then OHLC rows
+    frame = _ohlc([10.0, 11.0, 11.5, 12.5], [10.0, 11.0, 12.0, 13.0],
+                  highs=[10.0, 11.0, 12.5, 13.5], lows=[10.0, 11.0, 11.0, 12.0])
+    assert frame["real_open"].tolist() == [False, False, True, True]
+    series = pd.Series([1.0, 2.0], index=pd.bdate_range("2018-01-01", periods=2))
+    assert not close_only_frame(series, symbol="XLE", source="embedded", proxy="b")["real_open"].any()
+    # a source may only remove real opens, never add them
+    table = _ohlc([100.0, 102.0], [101.0, 103.0])
+    forced = price_frame(table, symbol="SPY", source="csv", proxy="t", real_open=[False, True])
+    assert forced["real_open"].tolist() == [False, True]
+
+
+def test_every_loaded_frame_carries_real_open_and_validation_insists():
+    frame = _ohlc([100.0, 102.0], [101.0, 103.0])
+    validate_frame(frame, "SPY", "csv file SPY.csv")
+    with pytest.raises(DataError, match="real_open"):
+        validate_frame(frame.drop(columns="real_open"), "SPY", "csv file SPY.csv")
+
+
+def test_embedded_sp500_opens_are_stale_before_2006_and_nasdaq_is_clean():
+    """The figures `data validate` prints, recomputed with pandas from arch's own files."""
+    import data
+    from data.embedded import arch_table
+    from data.validate import stale_opens
+
+    frames = data.load(["SPY", "QQQ", "XLE"], "1999-01-01", "2018-12-31")
+    table = stale_opens(frames["SPY"])
+    raw = arch_table("sp500")
+    by_pandas = (raw["Open"] == raw["Close"].shift()).groupby(raw.index.year).mean()
+    np.testing.assert_allclose(table["share"].to_numpy(), by_pandas.to_numpy(), atol=1e-12)
+    assert (table.loc[1999:2005, "share"] > 0.94).all()
+    assert 0.40 < table.loc[2006, "share"] < 0.45 and 0.25 < table.loc[2013, "share"] < 0.27
+    assert (table.loc[2016:2018, "share"] == 0).all()
+    assert (~frames["SPY"]["real_open"]).sum() == table["stale"].sum()
+    assert stale_opens(frames["QQQ"])["share"].max() < 0.01
+    assert not frames["XLE"]["real_open"].any()

@@ -18,8 +18,10 @@ SESSIONS = nyse_sessions("2017-09-01", "2017-12-29")
 
 
 def spy(rows: dict) -> pd.DataFrame:
-    """Flat at 100 (high 100.5, low 99.5) except the rows given as date -> (open, high, low, close)."""
-    frame = pd.DataFrame({"open": 100.0, "high": 100.5, "low": 99.5, "close": 100.0}, index=SESSIONS)
+    """Opens at 100 and closes at 100.01 (high 100.5, low 99.5), so every open is a real print (an
+    open equal to the previous close would be stale), except the rows given as
+    date -> (open, high, low, close)."""
+    frame = pd.DataFrame({"open": 100.0, "high": 100.5, "low": 99.5, "close": 100.01}, index=SESSIONS)
     for day, values in rows.items():
         frame.loc[pd.Timestamp(day), ["open", "high", "low", "close"]] = values
     frame["adj_close"] = frame["close"]
@@ -81,7 +83,7 @@ def test_take_profit_fills_at_its_limit_or_a_better_open():
         pd.Timestamp("2017-12-19"), 105.0, "take-profit")
     gap = {"2017-12-19": (106.0, 106.5, 105.8, 106.2)}
     trade, _ = first_trade(gap, RiskConfig(take_profit=TakeProfit("percent", 0.05), costs=FREE))
-    assert trade["exit_price"] == 106.0
+    assert trade["exit_price"] == pytest.approx(106.0, abs=1e-9)
 
 
 def test_stop_and_take_profit_cancel_each_other():
@@ -99,3 +101,54 @@ def test_portfolio_stop_flattens_at_the_next_open():
     exit_ = orders[orders["side"] == "sell"].iloc[0]
     assert (exit_["date"], exit_["price"], exit_["reason"]) == (pd.Timestamp("2017-12-20"), 90.0,
                                                                  "stop-portfolio")
+
+
+# --- sessions without a real open (a stale open: open == previous close) --------------------------
+
+
+def test_entry_on_a_stale_open_fills_at_that_sessions_close():
+    """Decided at the close of 12-15 (100.01); 12-18 opens at exactly that close, so its open is not a
+    real print: the buy fills at 12-18's close, never at the decision close."""
+    rows = {"2017-12-18": (100.01, 101.0, 99.0, 100.7)}
+    market = build_market(MarketSpec(window="year-end"), {"SPY": spy(rows)})
+    assert not market.bars["SPY"].loc["2017-12-18", "real_open"]
+    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True,
+                           thin_liquidity_scale=1.0)
+    entry = run_backtest(settings, market).orders.iloc[0]
+    assert (entry["date"], entry["side"], entry["price"]) == (pd.Timestamp("2017-12-18"), "buy", 100.7)
+
+
+def test_stop_on_a_session_without_a_real_open_uses_its_close_not_its_range():
+    """12-21 opens stale (at 12-20's close) with a low of 96.0 under the 97.0 stop: without a real
+    open the range is not trusted. The close 98.0 is above the stop, so nothing fills; 12-22 is
+    stale too and closes at 96.2, under the stop: the stop fills at that close."""
+    rows = {"2017-12-20": (100.0, 100.5, 99.5, 99.0), "2017-12-21": (99.0, 99.5, 96.0, 98.0),
+            "2017-12-22": (98.0, 98.5, 95.0, 96.2)}
+    trade, _ = first_trade(rows, RiskConfig((StopRule("fixed", 0.03),), costs=FREE))
+    assert (trade["exit_date"], trade["exit_price"], trade["exit_reason"]) == (
+        pd.Timestamp("2017-12-22"), pytest.approx(96.2, abs=1e-9), "stop-fixed")
+
+
+def test_take_profit_on_a_stale_session_fills_only_if_the_close_reaches_it():
+    """12-19 opens stale with a high of 105.5 above the 105.0 take-profit but closes at 104.0: no
+    fill; 12-20 (stale, at 104.0) closes at 105.2: the limit fills at that close."""
+    rows = {"2017-12-18": (100.0, 100.5, 99.5, 101.0), "2017-12-19": (101.0, 105.5, 100.8, 104.0),
+            "2017-12-20": (104.0, 106.0, 103.0, 105.2)}
+    trade, _ = first_trade(rows, RiskConfig(take_profit=TakeProfit("percent", 0.05), costs=FREE))
+    assert (trade["exit_date"], trade["exit_price"], trade["exit_reason"]) == (
+        pd.Timestamp("2017-12-20"), pytest.approx(105.2, abs=1e-9), "take-profit")
+
+
+def test_a_close_only_series_fills_market_orders_at_the_next_close():
+    """A series with only closes (open = high = low = close every session): the entry decided at
+    12-15's close fills at 12-18's close."""
+    frame = spy({"2017-12-18": (100.7, 100.7, 100.7, 100.7)})
+    for column in ("open", "high", "low"):
+        frame[column] = frame["close"]
+    frame.loc["2017-12-18", ["open", "high", "low", "close", "adj_close"]] = 100.7
+    market = build_market(MarketSpec(window="year-end"), {"SPY": frame})
+    assert not market.bars["SPY"]["real_open"].any()
+    settings = RunSettings("momentum", risk=RiskConfig(costs=FREE), windows_only=True,
+                           thin_liquidity_scale=1.0)
+    entry = run_backtest(settings, market).orders.iloc[0]
+    assert (entry["date"], entry["price"]) == (pd.Timestamp("2017-12-18"), 100.7)

@@ -125,7 +125,10 @@ def test_window_table_matches_an_independent_computation(table, neutral_run, mar
         equity = neutral_run.equity
         assert row["return"] == pytest.approx(equity[after] / equity[before] - 1, abs=1e-12)
         assert row["return"] == pytest.approx((1 + span).prod() - 1, abs=1e-12)
-        assert row["benchmark_return"] == pytest.approx(spy[after] / spy[before] - 1, abs=1e-12)
+        # the benchmark is total return: each session's price return plus SPY's dividend carry
+        held = spy.loc[before:after]
+        total = held.pct_change().iloc[1:] + market.bars["SPY"]["carry"].loc[held.index[1:]]
+        assert row["benchmark_return"] == pytest.approx((1 + total).prod() - 1, abs=1e-12)
         assert row["excess_return"] == pytest.approx(row["return"] - row["benchmark_return"], abs=1e-15)
         wealth = (1 + span).cumprod()
         peak = np.maximum(wealth.cummax(), 1.0)
