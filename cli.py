@@ -546,9 +546,10 @@ def options_group():
 def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, data_dir, cache_dir):
     """Run our synthetic twin of a Cboe strategy index on the S&P 500 and print it beside
     the S&P 500 (same sessions, both with the S&P 500's trailing dividend yield) and the published
-    figures: annualised return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM volatility / S&P 500
-    volatility) with the published value, the tolerance band and PASS / MISS, and the implied-vol
-    proxy check (mean ATM implied vol / mean realised vol where the proxy is not VIX).
+    figures: annualised return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM
+    volatility / S&P 500 volatility) with the published value, the tolerance band and PASS / MISS,
+    and the implied-vol proxy check (mean ATM implied vol / mean realised vol where the proxy is not
+    VIX).
 
     Every option is priced, filled (next open), settled (expiry-session open) and marked by the
     playbooks' own option book, with no costs, as Cboe's indices have; "twin with costs" adds a 3%

@@ -319,6 +319,7 @@ class OptionBook:
             "quantity": lot.peak_quantity, "entry_price": entry_price,
             "exit_price": exit_value / (exit_quantity * multiplier) if exit_quantity else np.nan,
             "pnl": pnl, "pnl_net": pnl_net, "commission": lot.commission, "spread": lot.spread,
+            "dividends": 0.0,
             # on the premium that opened it: a bought option's cost, a sold one's credit
             "return": pnl_net / lot.opened_value if lot.opened_value else np.nan,
             "sessions": i - lot.entry_index, "exit_reason": "open" if still_open else lot.exit_reason,
@@ -377,6 +378,8 @@ class OptionBroker(bt.brokers.BackBroker):
         self.carry = dict(carry or {})
         self.interest_earned = 0.0
         self.dividends_earned = 0.0
+        # running total per feed name: a stock leg's dividends are the change over its life
+        self.dividends_by_symbol: dict[str, float] = {}
         self.session_index = -1
 
     def next(self):
@@ -396,6 +399,8 @@ class OptionBroker(bt.brokers.BackBroker):
                         dividend = units * float(closes[i - 1]) * float(carry[i])
                         self.cash += dividend
                         self.dividends_earned += dividend
+                        so_far = self.dividends_by_symbol.get(feed._name, 0.0)
+                        self.dividends_by_symbol[feed._name] = so_far + dividend
             self.session_index = i
             if self.book is not None:
                 self.cash = self.book.on_open(i, self.cash, self.getposition(self.underlying).size)

@@ -18,10 +18,12 @@ TRADE_COLUMNS = [
     "quantity",  # largest size held, shares or contracts, negative for short
     "entry_price",  # average price of the opening fills (options: per share, x100 a contract)
     "exit_price",  # average price of the closing fills (or the last mark)
-    "pnl",  # profit at fill prices (they hold slippage and the option half-spread), account currency
+    "pnl",  # profit at fill prices (they hold slippage and the option half-spread) plus the dividends
+    # a stock leg earned while held (short: paid), account currency
     "pnl_net",  # pnl less commissions: the spread and slippage are in the fill prices, counted once
     "commission",  # commissions of all its fills
     "spread",  # option half-spreads inside the fill prices (information; already in pnl)
+    "dividends",  # dividends a stock leg earned while held (information; already in pnl)
     "return",  # pnl_net over the capital at entry: stock cost, or the option premium paid/received
     "sessions",  # sessions held
     "exit_reason",  # "signal", "stop-fixed", "stop-trailing", "stop-atr", "stop-time", "take-profit",

@@ -110,6 +110,7 @@ class _Holding:
     max_size: float = 0.0
     exit_price: float = float("nan")
     exit_reason: str = ""
+    dividends_at_open: float = 0.0  # the broker's running dividend total for this symbol at the opening fill
 
 
 class PlaybookStrategy(bt.Strategy):
@@ -491,17 +492,22 @@ class PlaybookStrategy(bt.Strategy):
             h.armed_size = 0.0
 
     def notify_trade(self, trade):
+        h = self.holdings[trade.data._name]
+        if trade.justopened:
+            h.dividends_at_open = self._dividends_so_far(trade.data._name)
         if not trade.isclosed:
             return
-        h = self.holdings[trade.data._name]
         self.trade_log.append(self._trade_record(trade, h.max_size, h.exit_price, h.exit_reason))
         h.max_size = 0.0
 
     def _trade_record(self, trade, size: float, exit_price: float, exit_reason: str,
                       still_open: bool = False) -> dict:
         """One stock round trip, open to flat (backtrader's trade: fill prices hold the slippage, so
-        pnl is after it and pnl_net after commissions too). An open one is marked at this close."""
-        pnl = trade.pnl + (trade.size * (exit_price - trade.price) if still_open else 0.0)
+        pnl is after it and pnl_net after commissions too), plus the dividends it earned while held
+        (total return, as the benchmark). An open one is marked at this close."""
+        name = trade.data._name
+        dividends = self._dividends_so_far(name) - self.holdings[name].dividends_at_open
+        pnl = trade.pnl + (trade.size * (exit_price - trade.price) if still_open else 0.0) + dividends
         pnl_net = pnl - trade.commission
         return {
             "instrument": trade.data._name, "kind": "stock",
@@ -509,10 +515,14 @@ class PlaybookStrategy(bt.Strategy):
             "exit_date": pd.NaT if still_open else pd.Timestamp(bt.num2date(trade.dtclose).date()),
             "quantity": size, "entry_price": trade.price, "exit_price": exit_price,
             "pnl": pnl, "pnl_net": pnl_net, "commission": trade.commission, "spread": 0.0,
+            "dividends": dividends,
             "return": pnl_net / (trade.price * size) if size else np.nan,
             "sessions": (len(trade.data) - trade.baropen) if still_open else trade.barlen,
             "exit_reason": "open" if still_open else (exit_reason or "signal"),
         }
+
+    def _dividends_so_far(self, name: str) -> float:
+        return getattr(self.broker, "dividends_by_symbol", {}).get(name, 0.0)
 
     def open_trade_records(self) -> list[dict]:
         """Stock round trips still open at the last close, marked at that close: with the closed

@@ -62,7 +62,7 @@ def make_trades(first: pd.Timestamp) -> pd.DataFrame:
         {"instrument": r[0], "kind": r[1], "entry_date": first + r[2] * day,
          "exit_date": first + r[3] * day if r[3] is not None else nat, "quantity": r[4],
          "entry_price": r[5], "exit_price": r[6], "pnl": r[7], "pnl_net": r[8], "commission": r[9],
-         "spread": 0.0, "return": r[10], "sessions": r[11], "exit_reason": r[12]}
+         "spread": 0.0, "dividends": 0.0, "return": r[10], "sessions": r[11], "exit_reason": r[12]}
         for r in rows
     ])
     frame.insert(0, "package", assign_packages(frame))

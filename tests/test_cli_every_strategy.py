@@ -138,9 +138,12 @@ def test_ledger_reconciles_with_the_book(runs, name):
     orders = pd.read_csv(out / "orders.csv")
     positions = pd.read_csv(out / "positions.csv", index_col="date")
     document = json.loads((out / "run.json").read_text())
+    # stock legs are total return: their P&L holds the dividends the broker credited while they were held
+    dividends = {"stock": document["costs"]["dividends_earned"], "option": 0.0}
     for kind in ("stock", "option"):
         ledger = trades.loc[trades["kind"] == kind, "pnl_net"].sum()
-        assert ledger == pytest.approx(_book_pnl(orders, positions, kind), abs=1e-6), kind
+        assert ledger == pytest.approx(_book_pnl(orders, positions, kind) + dividends[kind], abs=1e-6), kind
+    assert trades["dividends"].sum() == pytest.approx(dividends["stock"], abs=1e-6)
     # commissions are the fills' own, once; the half-spread is inside the fill prices, never deducted
     assert trades["commission"].sum() == pytest.approx(orders["commission"].sum(), abs=1e-6)
     assert (trades["pnl"] - trades["pnl_net"] - trades["commission"]).abs().max() < 1e-6

@@ -25,7 +25,7 @@ from strategies.options import OptionCosts
 from strategies.volsurface import SkewParams
 
 FLAT = SkewParams(put_slope=0.0, call_slope=0.0, curvature=0.0)
-FREE = OptionCosts(spread_fraction=0.0, min_tick=0.0, commission_per_contract=0.0)
+FREE = OptionCosts(spread_vol=0.0, min_tick=0.0, commission_per_contract=0.0)
 
 
 def _feed_frame(market: OptionMarket) -> pd.DataFrame:
