@@ -79,6 +79,14 @@ class DateParam(click.ParamType):
         return day.normalize()
 
 
+CASH_RATE_OPTION = click.option(
+    "--cash-rate", type=click.FloatRange(-0.05, 0.25), default=None,
+    help="Annual T-bill rate as a fraction (0.02 = 2%) standing in where no rate is published "
+         "(embedded: after 2018-11-30); named in the output and run.json. Without it a playbook run "
+         "past the last published rate is refused. Default span of a playbook run: 1999-01-04 to "
+         "2018-11-30 (to 2018-12-31 with --cash-rate); the benchmark alone: 1990-01-02 to 2022-12-28.")
+
+
 def market_data_options(command):
     """The data options of the commands that run strategies (backtest, compare), declared once."""
     options = [
@@ -89,6 +97,7 @@ def market_data_options(command):
         click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory."),
         click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD."),
         click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD."),
+        CASH_RATE_OPTION,
     ]
     for option in reversed(options):  # click lists options in the order the decorators are written
         command = option(command)
@@ -205,9 +214,10 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
     if not strategies and not saved:
         raise click.UsageError("give --strategies momentum,neutral,... or --from DIR [DIR ...]")
     if saved and any(options.get(k) is not None for k in ("source", "data_dir", "cache_dir", "start", "end",
-                                                          "before", "after")):
+                                                          "before", "after", "cash_rate")):
         raise click.BadParameter("saved runs keep their own data and windows; drop --source, --data-dir, "
-                                 "--cache-dir, --start, --end, --before and --after.", param_hint="'--from'")
+                                 "--cache-dir, --start, --end, --cash-rate, --before and --after.",
+                                 param_hint="'--from'")
     if options.get("source") == "csv" and not options.get("data_dir"):
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")
@@ -260,6 +270,7 @@ def _range_of(rule):
               show_default=True, help="Market data source.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+@CASH_RATE_OPTION
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
               help="grid runs every cell; tpe and random run --trials trials.")
 @click.option("--trials", type=click.IntRange(min=1), help="Total trials of a tpe or random study.")

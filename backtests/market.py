@@ -28,6 +28,8 @@ from strategies.volsurface import SkewParams, atm_vol_proxy
 # every symbol a playbook may trade, in the order feeds are added; SPY is the option underlying
 TRADED = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
 WINDOW_CHOICES = ("full",) + WINDOW_KINDS
+SPANS = ("playbook", "all")
+CASH_RATE_SERIES = "tbill_rate"
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,20 @@ class MarketSpec:
     vol_method: str = "garch"
     div_yield: float = 0.02
     skew: SkewParams = field(default_factory=SkewParams)
+    # annual fraction standing in for the T-bill rate where no figure is published (--cash-rate)
+    cash_rate: float | None = None
+    # "playbook": unset dates default to where every playbook input exists (default_span);
+    # "all": to the whole history (the benchmark holds no cash and no options)
+    span: str = "playbook"
 
     def __post_init__(self):
         if self.window not in WINDOW_CHOICES:
             raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
+        if self.span not in SPANS:
+            raise RunError(f"unknown span {self.span!r}; choose from {', '.join(SPANS)}")
+        if self.cash_rate is not None and not -0.05 <= self.cash_rate <= 0.25:
+            raise RunError(f"--cash-rate {self.cash_rate!r} is an annual fraction (0.02 for 2%); "
+                           "give one between -0.05 and 0.25")
 
 
 @dataclass
@@ -66,6 +78,9 @@ class Market:
     data_hash: str
     notes: list[str]
     proxies: dict[str, str]
+    segments: dict[str, list] = field(default_factory=dict)  # per symbol, frame.attrs["segments"]
+    rate_published: np.ndarray | None = None  # per session: a T-bill figure exists (None: no series)
+    rate_source: str = ""
 
     @property
     def stepped(self) -> bool:
@@ -74,21 +89,47 @@ class Market:
         return self.options.block_start is not None
 
 
+def default_span(spec: MarketSpec) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The run's first and last session where the spec leaves them unset (the explicit choice).
+
+    On the embedded source a playbook run (span "playbook") defaults to SPY's OHLCV years, where
+    the open is a print (1999-01-04 to 2018-12-31), ended where the published cash rate ends
+    (Fama-French RF, through 2018-11-30) unless `cash_rate` stands in for it: every playbook input
+    exists there without a close-only SPY. The benchmark (span "all") and every other source use
+    the whole history. A date the user gives is kept as given.
+    """
+    if spec.source != "embedded" or spec.span == "all":
+        return spec.start, spec.end
+    segments = data.load(["SPY"], source="embedded")["SPY"].attrs.get("segments", [])
+    ohlcv = [s for s in segments if s["kind"] == "ohlcv"]
+    start = spec.start if spec.start is not None or not ohlcv else pd.Timestamp(ohlcv[0]["first"])
+    if spec.end is not None or not ohlcv:
+        return start, spec.end
+    end = pd.Timestamp(ohlcv[-1]["last"])
+    if spec.cash_rate is None:
+        probe = pd.DatetimeIndex([end])
+        through = load_macro(CASH_RATE_SERIES, probe, source="embedded").attrs["current_through"]
+        end = min(end, pd.Timestamp(through))
+    return start, end
+
+
 def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
     """Load, validate and align the data, and compute every signal and option input once.
 
-    The span asked for is validated on SPY; then every series is loaded with its whole history up
-    to `end`, so that the indicators, the classifier and the volatility proxy are warm on the first
-    session of the run (a later `--start` does not restart them, and VIX, which starts in 2014 in
-    the embedded data, is used from 2014 whatever the start). The market is then cut at `start`.
+    The span (`default_span` fills unset dates) is validated on SPY; then every series is loaded
+    with its whole history up to the end, so that the indicators, the classifier and the volatility
+    proxy are warm on the first session of the run (a later `--start` does not restart them, and
+    VIX, which starts in 2014 in the embedded data, is used from 2014 whatever the start). The
+    market is then cut at the start.
     """
+    start, end = default_span(spec)
     notes: list[str] = []
     options = dict(source=spec.source, data_dir=spec.data_dir, cache_dir=spec.cache_dir)
-    data.load(["SPY"], spec.start, spec.end, **options)  # the span asked for is one SPY can cover
+    data.load(["SPY"], start, end, **options)  # the span asked for is one SPY can cover
     frames = {}
     for symbol in TRADED + ("^VIX",):
         try:
-            frames[symbol] = data.load([symbol], None, spec.end, **options)[symbol]
+            frames[symbol] = data.load([symbol], None, end, **options)[symbol]
         except DataError as exc:
             if symbol == "SPY":
                 raise
@@ -101,7 +142,9 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
         except DataError as exc:
             notes.append(f"no {name} series: {exc}")
     market = build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
-    return market if spec.start is None else _since(market, pd.Timestamp(spec.start))
+    market = market if start is None else _since(market, pd.Timestamp(start))
+    market.notes.extend(stand_in_notes(market))
+    return market
 
 
 def _since(market: Market, start: pd.Timestamp) -> Market:
@@ -129,7 +172,8 @@ def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray |
                            block_start=block_start)
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
-                  market.data_hash, market.notes, market.proxies)
+                  market.data_hash, market.notes, market.proxies, market.segments,
+                  None if market.rate_published is None else market.rate_published[keep], market.rate_source)
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,
@@ -147,6 +191,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
         if symbol not in frames:
             continue
         frame = frames[symbol].reindex(sessions)
+        if symbol == "BIL" and spec.cash_rate is not None:
+            frame = _bills_at(frame, spec.cash_rate)
         missing = frame["close"].isna()
         inner = missing[frame["close"].first_valid_index():frame["close"].last_valid_index()]
         if inner.any():
@@ -199,7 +245,15 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     signals["iv"] = vol["atm_vol"]
     signals["iv_avg"] = vol["atm_vol"].rolling(20, min_periods=20).mean()
     rate = tbill_rate.reindex(sessions) if tbill_rate is not None else pd.Series(np.nan, sessions)
-    if rate.isna().all():
+    # an all-missing rate (no series at all: hand-built frames, a yahoo run without ^IRX) keeps the
+    # note below; a series that ends inside the run is a gap a run holding cash must not cross
+    rate_published = rate.notna().to_numpy() if rate.notna().any() else None
+    rate_source = str(tbill_rate.attrs.get("description", CASH_RATE_SERIES)) if tbill_rate is not None else ""
+    if spec.cash_rate is not None:
+        rate_source = (f"{rate_source}; --cash-rate {spec.cash_rate:.2%} where none is published"
+                       if rate.notna().any() else f"--cash-rate {spec.cash_rate:.2%}")
+        rate = rate.fillna(spec.cash_rate)
+    elif rate.isna().all():
         notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
     options = OptionMarket(
         dates=sessions, open=spy["open"].to_numpy(float), close=spy["close"].to_numpy(float),
@@ -209,7 +263,86 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     )
     used = {s: f for s, f in frames.items()}
     return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
-                  data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()})
+                  data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()},
+                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()}, rate_published, rate_source)
+
+
+def _bills_at(frame: pd.DataFrame, cash_rate: float) -> pd.DataFrame:
+    """The T-bill index carried past its last bar at `cash_rate` (--cash-rate), accrued like cash:
+    each session grows by 1 + cash_rate x calendar days / 365. Close only: open = close."""
+    close = frame["close"]
+    last = close.last_valid_index()
+    if last is None or last == close.index[-1]:
+        return frame
+    after = close.index > last
+    days = np.diff(close.index.to_numpy()).astype("timedelta64[D]").astype(float)
+    growth = np.concatenate([[1.0], 1.0 + cash_rate * days / 365.0])
+    level = close[last] * np.cumprod(np.where(after, growth, 1.0))
+    frame = frame.copy()
+    for column in ("open", "high", "low", "close", "adj_close"):
+        frame.loc[after, column] = level[after]
+    frame.loc[after, "volume"] = 0.0
+    if "real_open" in frame:
+        frame["real_open"] = frame["real_open"].astype(object)
+        frame.loc[after, "real_open"] = False
+    return frame
+
+
+def _runs(flags: np.ndarray, sessions: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) session of each run of True in `flags`."""
+    edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
+    return [(sessions[a], sessions[b - 1]) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+
+
+def stand_ins(market: Market) -> list[dict]:
+    """Every stand-in the market's sessions use, for run.json and the notes: the close-only
+    segments of a spliced series (SPY, QQQ), the implied-vol proxy where VIX is missing, and
+    --cash-rate where no T-bill rate is published. Dates ISO, clipped to the market's sessions."""
+    first, last = market.sessions[0], market.sessions[-1]
+    out = []
+    for symbol, segments in market.segments.items():
+        if len(segments) < 2:
+            continue  # not spliced: the proxy is the series (data list names it)
+        for segment in segments:
+            a, b = max(pd.Timestamp(segment["first"]), first), min(pd.Timestamp(segment["last"]), last)
+            if segment["kind"] == "close-only" and a <= b:
+                out.append({"series": symbol, "stand_in": f"{segment['source']}, close only",
+                            "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
+    vol_source = market.options.vol_source
+    if vol_source is not None:
+        proxied = np.asarray([str(v).lower() != "vix" for v in vol_source])
+        for a, b in _runs(proxied, market.sessions):
+            kinds = sorted({str(v) for v in vol_source[(market.sessions >= a) & (market.sessions <= b)]})
+            out.append({"series": "^VIX", "stand_in": f"implied-vol proxy ({', '.join(kinds)}), "
+                        f"vol method {market.spec.vol_method}", "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
+    if market.spec.cash_rate is not None:
+        published = market.rate_published
+        unpublished = np.ones(len(market.sessions), bool) if published is None else ~published
+        for a, b in _runs(unpublished, market.sessions):
+            out.append({"series": CASH_RATE_SERIES, "stand_in": f"--cash-rate {market.spec.cash_rate:.2%}",
+                        "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
+    return out
+
+
+def stand_in_notes(market: Market) -> list[str]:
+    """One note line per stand-in (see stand_ins)."""
+    return [f"stand-in: {s['series']} {s['first']}..{s['last']} is {s['stand_in']}" for s in stand_ins(market)]
+
+
+def require_cash_rate(market: Market, strategy: str) -> None:
+    """Refuse a run that holds cash or options on sessions without a T-bill rate: one line naming
+    the missing series and the dates, never a silent zero rate."""
+    published = market.rate_published
+    if market.spec.cash_rate is not None or published is None or published.all():
+        return
+    missing = market.sessions[~published]
+    known = market.sessions[published]
+    series = "Fama-French RF" if market.spec.source == "embedded" else "^IRX"
+    through = f"is published through {known[-1]:%Y-%m-%d}" if len(known) else "has no figure"
+    raise RunError(
+        f"{strategy} needs a cash rate from {missing[0]:%Y-%m-%d} to {missing[-1]:%Y-%m-%d}: the T-bill "
+        f"rate ({series}) {through}; give --cash-rate (an annual fraction, e.g. 0.02) to stand in for it, "
+        f"or an --end before {missing[0]:%Y-%m-%d}")
 
 
 def window_market(market: Market) -> Market:

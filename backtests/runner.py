@@ -9,7 +9,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from backtests.market import TRADED, Market
+from backtests.market import TRADED, Market, require_cash_rate, stand_ins
 from backtests.optionbook import OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
@@ -65,6 +65,8 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     """Run one strategy over the prepared market and collect everything into a RunResult."""
     settings = settings.resolved()
     entry = get_strategy(settings.strategy)
+    if settings.strategy != "benchmark":  # the benchmark accrues no interest and holds no options
+        require_cash_rate(market, settings.strategy)
     costs = settings.risk.costs
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
     feeds = _add_feeds(cerebro, market, [s for s in TRADED if s in entry.symbols])
@@ -167,6 +169,7 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["data_last_session"] = str(market.sessions[-1].date())
     record["proxies"] = market.proxies
     record["notes"] = list(market.notes)
+    record["stand_ins"] = stand_ins(market)
     record["windows"] = len(market.windows)
     record["numpy_seed"] = int(np.int64(settings.seed))
     return record

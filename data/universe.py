@@ -27,9 +27,11 @@ SKFOLIO_STOCKS = (
 class UniverseEntry:
     """One symbol: its part in the playbook and how the embedded source stands in for it.
 
-    kind     how the embedded source builds it: "arch-ohlcv", "arch-vix", "basket", "tbill",
-             "stock", "index-close", or "none" (no daily series offline)
-    members  basket constituents (skfolio tickers), for kind "basket"
+    kind     how the embedded source builds it: "spliced" (an OHLCV series with a close-only
+             stand-in before and after it, see data.embedded.splice), "arch-vix", "basket",
+             "tbill", "stock", "index-close", or "none" (no daily series offline)
+    members  basket constituents (skfolio tickers), for kind "basket" and for the close-only
+             stand-in of kind "spliced" (empty: the stand-in is skfolio's S&P 500 index close)
     """
 
     symbol: str
@@ -45,14 +47,18 @@ UNIVERSE: dict[str, UniverseEntry] = {
         UniverseEntry(
             "SPY",
             "S&P 500 ETF: benchmark, option underlying",
-            "arch-ohlcv",
-            "S&P 500 price index, daily OHLCV (arch sp500; no dividends: adj_close = close)",
+            "spliced",
+            "S&P 500 price index (no dividends: adj_close = close): daily OHLCV 1999-2018 (arch sp500), "
+            "close only 1990-1998 and 2019-2022 (skfolio sp500_index)",
         ),
         UniverseEntry(
             "QQQ",
             "Nasdaq-100 ETF: tech momentum",
-            "arch-ohlcv",
-            "NASDAQ Composite index, daily OHLCV (arch nasdaq; no dividends: adj_close = close)",
+            "spliced",
+            "NASDAQ Composite index, daily OHLCV 1999-2018 (arch nasdaq; no dividends: adj_close = close); "
+            "close only 1990-1998 and 2019-2022: tech basket AAPL, MSFT, AMD (skfolio adj. closes, "
+            "equal weight, rebalanced daily), chained to the Composite's level at each seam",
+            ("AAPL", "MSFT", "AMD"),
         ),
         UniverseEntry(
             "SMH",
