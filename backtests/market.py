@@ -141,7 +141,12 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
             macro[name] = load_macro(name, sessions, **options)
         except DataError as exc:
             notes.append(f"no {name} series: {exc}")
-    market = build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
+    long_yield = macro.get("long_yield")
+    if long_yield is not None and long_yield.notna().any() and long_yield.iloc[-1:].isna().all():
+        through = long_yield.attrs.get("current_through", f"{long_yield.last_valid_index():%Y-%m-%d}")
+        notes.append(f"no long yield after {through} (the series ends): the rate-shock rules do not fire "
+                     "from then on")
+    market = build_market(spec, frames, long_yield, macro.get("tbill_rate"), notes)
     market = market if start is None else _since(market, pd.Timestamp(start))
     market.notes.extend(stand_in_notes(market))
     return market
@@ -264,7 +269,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     used = {s: f for s, f in frames.items()}
     return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
                   data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()},
-                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()}, rate_published, rate_source)
+                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()},
+                  rate_published, rate_source)
 
 
 def _bills_at(frame: pd.DataFrame, cash_rate: float) -> pd.DataFrame:
@@ -289,16 +295,27 @@ def _bills_at(frame: pd.DataFrame, cash_rate: float) -> pd.DataFrame:
 
 
 def _runs(flags: np.ndarray, sessions: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """(first, last) session of each run of True in `flags`."""
+    """(first, last) session of each run of True in `flags`.
+
+    >>> days = pd.bdate_range("2018-12-24", periods=5)
+    >>> [(a.day, b.day) for a, b in _runs(np.array([1, 1, 0, 1, 0], bool), days)]
+    [(24, 25), (27, 27)]
+    """
     edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
-    return [(sessions[a], sessions[b - 1]) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(sessions[a], sessions[b - 1]) for a, b in zip(starts, stops)]
+
+
+def _stand_in(series: str, what: str, first: pd.Timestamp, last: pd.Timestamp) -> dict:
+    return {"series": series, "stand_in": what, "first": f"{first:%Y-%m-%d}", "last": f"{last:%Y-%m-%d}"}
 
 
 def stand_ins(market: Market) -> list[dict]:
     """Every stand-in the market's sessions use, for run.json and the notes: the close-only
-    segments of a spliced series (SPY, QQQ), the implied-vol proxy where VIX is missing, and
-    --cash-rate where no T-bill rate is published. Dates ISO, clipped to the market's sessions."""
-    first, last = market.sessions[0], market.sessions[-1]
+    segments of a spliced series (SPY, QQQ), the implied-vol proxy where VIX is missing, the T-bill
+    index and rate carried at --cash-rate where none is published. Clipped to the market's sessions."""
+    sessions = market.sessions
+    first, last = sessions[0], sessions[-1]
     out = []
     for symbol, segments in market.segments.items():
         if len(segments) < 2:
@@ -306,27 +323,32 @@ def stand_ins(market: Market) -> list[dict]:
         for segment in segments:
             a, b = max(pd.Timestamp(segment["first"]), first), min(pd.Timestamp(segment["last"]), last)
             if segment["kind"] == "close-only" and a <= b:
-                out.append({"series": symbol, "stand_in": f"{segment['source']}, close only",
-                            "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
+                out.append(_stand_in(symbol, f"{segment['source']}, close only", a, b))
     vol_source = market.options.vol_source
     if vol_source is not None:
-        proxied = np.asarray([str(v).lower() != "vix" for v in vol_source])
-        for a, b in _runs(proxied, market.sessions):
-            kinds = sorted({str(v) for v in vol_source[(market.sessions >= a) & (market.sessions <= b)]})
-            out.append({"series": "^VIX", "stand_in": f"implied-vol proxy ({', '.join(kinds)}), "
-                        f"vol method {market.spec.vol_method}", "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
-    if market.spec.cash_rate is not None:
-        published = market.rate_published
-        unpublished = np.ones(len(market.sessions), bool) if published is None else ~published
-        for a, b in _runs(unpublished, market.sessions):
-            out.append({"series": CASH_RATE_SERIES, "stand_in": f"--cash-rate {market.spec.cash_rate:.2%}",
-                        "first": f"{a:%Y-%m-%d}", "last": f"{b:%Y-%m-%d}"})
+        labels = np.asarray([str(v) for v in vol_source])
+        for a, b in _runs(np.char.lower(labels) != "vix", sessions):
+            kinds = ", ".join(sorted(set(labels[(sessions >= a) & (sessions <= b)])))
+            out.append(_stand_in("^VIX", f"implied-vol proxy ({kinds}), vol method {market.spec.vol_method}",
+                                 a, b))
+    rate = market.spec.cash_rate
+    if rate is None:
+        return out
+    bills = market.segments.get("BIL", [])
+    if bills and pd.Timestamp(bills[-1]["last"]) < last:
+        after = sessions[sessions > pd.Timestamp(bills[-1]["last"])]
+        out.append(_stand_in("BIL", f"T-bill index carried at --cash-rate {rate:.2%}", after[0], last))
+    published = market.rate_published
+    unpublished = np.ones(len(sessions), bool) if published is None else ~published
+    out.extend(_stand_in(CASH_RATE_SERIES, f"--cash-rate {rate:.2%}", a, b)
+               for a, b in _runs(unpublished, sessions))
     return out
 
 
 def stand_in_notes(market: Market) -> list[str]:
     """One note line per stand-in (see stand_ins)."""
-    return [f"stand-in: {s['series']} {s['first']}..{s['last']} is {s['stand_in']}" for s in stand_ins(market)]
+    return [f"stand-in: {s['series']} {s['first']}..{s['last']} is {s['stand_in']}"
+            for s in stand_ins(market)]
 
 
 def require_cash_rate(market: Market, strategy: str) -> None:

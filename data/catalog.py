@@ -25,7 +25,8 @@ from data.yahoo import fetch
 
 @dataclass(frozen=True)
 class ListRow:
-    """One line of `data list`: first/last are None where no series exists (yet)."""
+    """One line of `data list`: first/last are None where no series exists (yet). `segments` is
+    frame.attrs["segments"] (source, kind, first, last per stretch; empty for yahoo and csv)."""
 
     symbol: str
     role: str
@@ -33,6 +34,7 @@ class ListRow:
     first: pd.Timestamp | None
     last: pd.Timestamp | None
     close_only: bool | None
+    segments: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ def _row(symbol: str, proxy: str, frame: pd.DataFrame | None) -> ListRow:
     if frame is None or len(frame) == 0:
         return ListRow(symbol, role(symbol), proxy, None, None, None)
     return ListRow(
-        symbol, role(symbol), proxy, frame.index[0], frame.index[-1], bool(frame.attrs.get("close_only"))
+        symbol, role(symbol), proxy, frame.index[0], frame.index[-1], bool(frame.attrs.get("close_only")),
+        tuple(frame.attrs.get("segments", ())),
     )
 
 
@@ -86,17 +89,26 @@ def list_rows(source="embedded", data_dir=None, cache_dir=None, everything=False
 
 
 def format_rows(rows: list[ListRow]) -> list[str]:
-    """`data list` as aligned text lines, a header first."""
+    """`data list` as aligned text lines, a header first. A series spliced from several sources
+    ("partly" close-only) is followed by one indented line per segment: its sessions, kind, source."""
 
     def day(value) -> str:
         return value.strftime("%Y-%m-%d") if value is not None else "-"
 
     table = [("symbol", "in the playbook", "first", "last", "close_only", "proxy")]
     for r in rows:
-        flag = "-" if r.close_only is None else ("yes" if r.close_only else "no")
+        spliced = len(r.segments) > 1
+        flag = "-" if r.close_only is None else ("yes" if r.close_only else ("partly" if spliced else "no"))
         table.append((r.symbol, r.role, day(r.first), day(r.last), flag, r.proxy))
     widths = [max(len(line[i]) for line in table) for i in range(5)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(line[:5], widths)), line[5]]) for line in table]
+    lines = []
+    for r, line in zip([None, *rows], table):
+        lines.append("  ".join([*(cell.ljust(w) for cell, w in zip(line[:5], widths)), line[5]]))
+        if r is not None and len(r.segments) > 1:
+            indent = " " * (widths[0] + 2)
+            lines.extend(f"{indent}segment {s['first']} .. {s['last']}  {s['kind']:<10}  {s['source']}"
+                         for s in r.segments)
+    return lines
 
 
 def default_symbols(source: str, data_dir=None) -> list[str]:

@@ -91,20 +91,21 @@ UNIVERSE: dict[str, UniverseEntry] = {
             "BIL",
             "1-3 month T-bill ETF: cash",
             "tbill",
-            "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start",
+            "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start;"
+            " ends with RF (2018-11): past it a run carries it at --cash-rate",
         ),
         UniverseEntry(
             "SHY",
             "1-3 year Treasury ETF: short T-bills",
             "tbill",
             "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start;"
-            " a 1-month bill, so no 1-3 year duration",
+            " a 1-month bill, so no 1-3 year duration; ends with RF (2018-11)",
         ),
         UniverseEntry(
             "^VIX",
             "CBOE volatility index: vol regime, option IV",
             "arch-vix",
-            "CBOE VIX daily close (arch vix)",
+            "CBOE VIX daily close (arch vix); outside it a run uses the implied-vol proxy, named in run.json",
         ),
         UniverseEntry(
             "^TNX",
@@ -116,7 +117,8 @@ UNIVERSE: dict[str, UniverseEntry] = {
             "^IRX",
             "13-week T-bill yield: cash rate",
             "none",
-            "no daily bill yield ships offline; monthly stand-in: load_macro('tbill_rate') (Fama-French RF)",
+            "no daily bill yield ships offline; monthly stand-in: load_macro('tbill_rate') (Fama-French RF, "
+            "through 2018-11), then --cash-rate",
         ),
         UniverseEntry(
             "^GSPC",

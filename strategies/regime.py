@@ -406,7 +406,9 @@ def _rate_features(long_yield, idx, out, missing) -> pd.Series:
     if long_yield is None:
         missing.update({n: "no long-yield series given" for n in ("yield_level_pct", *daily_names)})
         return pd.Series("none", index=idx, dtype=object)
-    level = long_yield.astype(float).reindex(idx).ffill()
+    # inside only: past a series' end (the embedded Moody's Aaa after 2019-02-06) the level stays NaN
+    # and the rate rules do not fire, rather than reading a stale figure as "rates stable"
+    level = long_yield.astype(float).reindex(idx).ffill(limit_area="inside")
     description = long_yield.attrs.get("description") or long_yield.name or "long yield"
     frequency = long_yield.attrs.get("frequency") or _infer_frequency(level)
     out["yield_level_pct"] = level
