@@ -528,12 +528,13 @@ def options_group():
 @click.option("--index", "index_name", required=True, type=click.Choice(cboe_twins.INDICES),
               help="bxm: buy-write; pput: 5% put protection; cll: 95-110 collar; put: put-write.")
 @click.option("--start", type=DateParam(), default=None,
-              help="First session of the comparison (YYYY-MM-DD) [the embedded data's first].")
+              help="First session (YYYY-MM-DD) [the first with an OHLCV S&P 500, 1999-01-04].")
 @click.option("--end", type=DateParam(), default=None,
-              help="Last session (YYYY-MM-DD) [the embedded data's last, 2018-12-31].")
+              help="Last session (YYYY-MM-DD) [the last with a published T-bill rate, 2018-11-30].")
 @click.option("--vol-method", type=click.Choice(["garch", "realized"]), default="garch", show_default=True,
               help="Implied-vol proxy where there is no VIX: GARCH or trailing realised vol, x1.28.")
-def options_benchmark(index_name, start, end, vol_method):
+@CASH_RATE_OPTION
+def options_benchmark(index_name, start, end, vol_method, cash_rate):
     """Run our synthetic twin of a Cboe strategy index on the embedded S&P 500 and print it beside
     the S&P 500 (same sessions, both with a 2% dividend yield) and the published figures: annualised
     return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM volatility / S&P 500
@@ -547,7 +548,7 @@ def options_benchmark(index_name, start, end, vol_method):
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
                                  param_hint="'--start'")
-    market = cboe_twins.twin_market(start, end, vol_method)
+    market = cboe_twins.twin_market(start, end, vol_method, cash_rate)
     click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method)))
 
 

@@ -470,14 +470,14 @@ def benchmark_report(index: str, market: OptionMarket, vol_method: str = "garch"
 
 
 def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                vol_method: str = "garch") -> OptionMarket:
+                vol_method: str = "garch", cash_rate: float | None = None) -> OptionMarket:
     """The playbooks' option market on the embedded data (backtests.market.prepare_market), cut to
     start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
     a later --start does not restart the GARCH warm-up (it uses nothing after each session).
     """
     from backtests.market import MarketSpec, prepare_market
 
-    options = prepare_market(MarketSpec(end=end, vol_method=vol_method)).options
+    options = prepare_market(MarketSpec(end=end, vol_method=vol_method, cash_rate=cash_rate)).options
     if start is None:
         return options
     keep = options.dates >= start

@@ -148,6 +148,8 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
                      "from then on")
     market = build_market(spec, frames, long_yield, macro.get("tbill_rate"), notes)
     market = market if start is None else _since(market, pd.Timestamp(start))
+    if spec.span == "playbook":
+        require_cash_rate(market, "a playbook run")
     market.notes.extend(stand_in_notes(market))
     return market
 
@@ -196,8 +198,6 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
         if symbol not in frames:
             continue
         frame = frames[symbol].reindex(sessions)
-        if symbol == "BIL" and spec.cash_rate is not None:
-            frame = _bills_at(frame, spec.cash_rate)
         missing = frame["close"].isna()
         inner = missing[frame["close"].first_valid_index():frame["close"].last_valid_index()]
         if inner.any():
@@ -273,27 +273,6 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
                   rate_published, rate_source)
 
 
-def _bills_at(frame: pd.DataFrame, cash_rate: float) -> pd.DataFrame:
-    """The T-bill index carried past its last bar at `cash_rate` (--cash-rate), accrued like cash:
-    each session grows by 1 + cash_rate x calendar days / 365. Close only: open = close."""
-    close = frame["close"]
-    last = close.last_valid_index()
-    if last is None or last == close.index[-1]:
-        return frame
-    after = close.index > last
-    days = np.diff(close.index.to_numpy()).astype("timedelta64[D]").astype(float)
-    growth = np.concatenate([[1.0], 1.0 + cash_rate * days / 365.0])
-    level = close[last] * np.cumprod(np.where(after, growth, 1.0))
-    frame = frame.copy()
-    for column in ("open", "high", "low", "close", "adj_close"):
-        frame.loc[after, column] = level[after]
-    frame.loc[after, "volume"] = 0.0
-    if "real_open" in frame:
-        frame["real_open"] = frame["real_open"].astype(object)
-        frame.loc[after, "real_open"] = False
-    return frame
-
-
 def _runs(flags: np.ndarray, sessions: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """(first, last) session of each run of True in `flags`.
 
@@ -312,8 +291,8 @@ def _stand_in(series: str, what: str, first: pd.Timestamp, last: pd.Timestamp) -
 
 def stand_ins(market: Market) -> list[dict]:
     """Every stand-in the market's sessions use, for run.json and the notes: the close-only
-    segments of a spliced series (SPY, QQQ), the implied-vol proxy where VIX is missing, the T-bill
-    index and rate carried at --cash-rate where none is published. Clipped to the market's sessions."""
+    segments of a spliced series (SPY, QQQ), the implied-vol proxy where VIX is missing, --cash-rate
+    for the T-bill rate and the T-bill sleeve where neither is published. Clipped to the sessions."""
     sessions = market.sessions
     first, last = sessions[0], sessions[-1]
     out = []
@@ -336,8 +315,11 @@ def stand_ins(market: Market) -> list[dict]:
         return out
     bills = market.segments.get("BIL", [])
     if bills and pd.Timestamp(bills[-1]["last"]) < last:
+        # the T-bill index ends with RF; past it the sleeve is untradable (build_market) and its weight
+        # stays in cash, which earns the same --cash-rate a carried index would
         after = sessions[sessions > pd.Timestamp(bills[-1]["last"])]
-        out.append(_stand_in("BIL", f"T-bill index carried at --cash-rate {rate:.2%}", after[0], last))
+        what = f"cash at --cash-rate {rate:.2%} (the T-bill index ends)"
+        out.append(_stand_in("BIL", what, after[0], last))
     published = market.rate_published
     unpublished = np.ones(len(sessions), bool) if published is None else ~published
     out.extend(_stand_in(CASH_RATE_SERIES, f"--cash-rate {rate:.2%}", a, b)

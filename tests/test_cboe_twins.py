@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS
 
 from backtests.cboe_twins import (
     INDICES,
@@ -354,7 +355,7 @@ def test_worst_month_is_the_worst_calendar_month():
 
 def test_cli_prints_the_report_of_the_library(full_market):
     result = CliRunner().invoke(main, ["options", "benchmark", "--index", "pput",
-                                       "--start", "2016-01-01", "--end", "2018-12-31"])
+                                       "--start", "2016-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS])
     assert result.exit_code == 0, result.output
     keep = (full_market.dates >= "2016-01-01") & (full_market.dates <= "2018-12-31")
     expected = format_report(benchmark_report("pput", cut_market(full_market, keep), "garch"))

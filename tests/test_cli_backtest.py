@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS
 
 from cli import main
 
-SHORT = ["--start", "2016-01-04", "--end", "2018-12-31"]
+SHORT = ["--start", "2016-01-04", "--end", "2018-12-31", *CASH_RATE_ARGS]
 
 
 def invoke(*args):

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from rates import NOVEMBER_2018_CASH_RATE
 
 from backtests.market import MarketSpec, build_market
 from backtests.runner import RunSettings, run_backtest
@@ -120,7 +121,7 @@ def test_nothing_trades_on_a_later_session(name):
     to T's next session) and the equity up to T stay exactly the same."""
     import data
 
-    spec = MarketSpec(start="2014-01-02", end="2018-12-31")
+    spec = MarketSpec(start="2014-01-02", end="2018-12-31", cash_rate=NOVEMBER_2018_CASH_RATE)
     symbols = ["SPY", "QQQ", "XLE", "XLP", "XLF", "BIL", "^VIX"]
     frames = data.load(symbols, spec.start, spec.end)
     sessions = frames["SPY"].index

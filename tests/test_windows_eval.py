@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS, NOVEMBER_2018_CASH_RATE
 
 import data
 from backtests.errors import RunError
@@ -43,7 +44,8 @@ PLAYBOOKS = ("momentum", "neutral", "defensive", "playbook")
 @pytest.fixture(scope="module")
 def market():
     """Triple-witching windows on 2015-2018, every session kept (not stepped)."""
-    return prepare_market(MarketSpec(start=START, end=END, window="triple-witching"))
+    return prepare_market(MarketSpec(start=START, end=END, window="triple-witching",
+                                     cash_rate=NOVEMBER_2018_CASH_RATE))
 
 
 @pytest.fixture(scope="module")
@@ -265,8 +267,8 @@ def test_event_stats_edge_cases():
 def test_backtest_window_prints_the_summary_and_writes_windows_csv(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["backtest", "--strategy", "neutral", "--window", "triple-witching",
-                                       "--start", "2015-01-01", "--end", "2018-12-31", "--out", str(out),
-                                       "--no-tearsheet"])
+                                       "--start", "2015-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS,
+                                       "--out", str(out), "--no-tearsheet"])
     assert result.exit_code == 0, result.output
     assert "event study: neutral on 16 triple-witching windows" in result.output
     assert "S&P 500, last two weeks of December (4 years 2015..2018" in result.output
