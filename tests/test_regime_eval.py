@@ -144,7 +144,7 @@ def embedded_features():
 
 def test_embedded_inputs_name_their_sources_and_gaps(embedded_features):
     f = embedded_features
-    assert f.index[0] == pd.Timestamp("1999-01-04") and f.index[-1] == pd.Timestamp("2018-12-31")
+    assert f.index[0] == pd.Timestamp("1990-01-02") and f.index[-1] == pd.Timestamp("2022-12-28")
     # VIX where the embedded VIX exists, the labelled realized-vol stand-in elsewhere
     assert f.loc["2013-12-31", "vol_source"] == "realized x1.28"
     assert f.loc["2014-01-03", "vol_source"] == "VIX"
@@ -192,14 +192,14 @@ def test_embedded_scorecard_baselines_are_what_the_frequencies_imply():
     assert card["climatology"]["brier"] == pytest.approx(1 - f @ f)
     assert card["prior"]["hit_rate"] == pytest.approx(card["frequencies"]["range"])
     assert card["model"]["confusion"].to_numpy().sum() == card["sessions"]
-    # 1999-01-04 .. 2018-12-21: every session with five sessions after it
-    assert card["sessions"] == 5026
+    # 1990-01-02 .. 2022-12-20: every session with five sessions after it
+    assert card["sessions"] == 8313 - 5
     assert "rules" in card and card["rules"].loc["vol_high", "fired"] > 0
 
 
 def test_logistic_scorecard_starts_at_its_first_fitted_year():
     card = evaluate(model="logistic", window="triple-witching")
-    assert card["first"] >= pd.Timestamp("2001-01-01")
+    assert card["first"] >= pd.Timestamp("1992-01-01")  # about two years of labels after 1990-01-02
     mask = window_masks(regime_inputs().index)["triple-witching"]
     assert card["sessions"] <= int(mask.sum())
     assert "rules" not in card
