@@ -177,12 +177,16 @@ def compute_features(
     rate_source = _rate_features(long_yield, idx, out, missing)
     vol_source = _vol_features(spy, close, vix, out)
 
+    # on a close-only segment of a spliced series (the embedded SPY outside 1999-2018) high = low
+    # and volume = 0 mean "unknown", not "no range" or "no trading": NaN there. high > low marks a
+    # printed bar (real_open would not do: it is also False on a stale open with a real range)
+    printed = spy["high"] > spy["low"]
     if _has_range(spy):
-        out["hl_range_5s"] = ((spy["high"] - spy["low"]) / spy["close"]).rolling(5).mean()
+        out["hl_range_5s"] = ((spy["high"] - spy["low"]) / spy["close"]).where(printed).rolling(5).mean()
     else:
         missing["hl_range_5s"] = "SPY series is close-only (no intraday high/low)"
     if _has_volume(spy):
-        volume = spy["volume"].astype(float)
+        volume = spy["volume"].astype(float).where(printed)
         out["volume_ratio_20s"] = volume / volume.rolling(20).mean()
     else:
         missing["volume_ratio_20s"] = "SPY series has no volume"

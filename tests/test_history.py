@@ -225,3 +225,20 @@ def test_claims_default_to_the_whole_history_and_match_pandas(skfolio_index):
     # arch's closes stand in 1999-2018: the same prints to 1e-7
     assert d["mean"] == pytest.approx(np.mean(expected), abs=1e-7)
     assert d["hit_rate"] == pytest.approx(np.mean(np.array(expected) > 0))
+
+
+def test_close_only_segments_and_ended_series_are_unknown_to_the_classifier():
+    from backtests.regime_eval import regime_inputs
+    from strategies.regime import rule_evidence
+
+    features = regime_inputs(start="2018-10-01", end="2019-06-28")
+    after_seam = features.loc["2019-01-02":]
+    # no high-low range and no volume on the close-only 2019 segment: unknown, so the range and
+    # liquidity rules cannot fire on a zero that is not a print
+    assert after_seam["hl_range_5s"].isna().all() and after_seam["volume_ratio_20s"].isna().all()
+    fired = rule_evidence(features)
+    assert not fired.loc["2019-01-02":, ["thin_volume", "wide_swings_flat"]].any().any()
+    # Moody's Aaa ends with 2018-12, current through 2019-02-06: not carried on as "rates stable"
+    assert features.loc[:"2019-02-06", "yield_level_pct"].notna().all()
+    assert features.loc["2019-02-07":, "yield_level_pct"].isna().all()
+    assert not fired.loc["2019-02-07":, ["rates_stable", "rate_rise_month"]].any().any()
