@@ -80,7 +80,6 @@ class Market:
     proxies: dict[str, str]
     segments: dict[str, list] = field(default_factory=dict)  # per symbol, frame.attrs["segments"]
     rate_published: np.ndarray | None = None  # per session: a T-bill figure exists (None: no series)
-    rate_source: str = ""
 
     @property
     def stepped(self) -> bool:
@@ -180,7 +179,7 @@ def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray |
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
                   market.data_hash, market.notes, market.proxies, market.segments,
-                  None if market.rate_published is None else market.rate_published[keep], market.rate_source)
+                  None if market.rate_published is None else market.rate_published[keep])
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,
@@ -253,11 +252,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     # an all-missing rate (no series at all: hand-built frames, a yahoo run without ^IRX) keeps the
     # note below; a series that ends inside the run is a gap a run holding cash must not cross
     rate_published = rate.notna().to_numpy() if rate.notna().any() else None
-    rate_source = str(tbill_rate.attrs.get("description", CASH_RATE_SERIES)) if tbill_rate is not None else ""
     if spec.cash_rate is not None:
-        rate_source = (f"{rate_source}; --cash-rate {spec.cash_rate:.2%} where none is published"
-                       if rate.notna().any() else f"--cash-rate {spec.cash_rate:.2%}")
-        rate = rate.fillna(spec.cash_rate)
+        rate = rate.fillna(spec.cash_rate)  # the published rate wherever it exists, the constant after
     elif rate.isna().all():
         notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
     options = OptionMarket(
@@ -269,8 +265,7 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     used = {s: f for s, f in frames.items()}
     return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
                   data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()},
-                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()},
-                  rate_published, rate_source)
+                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()}, rate_published)
 
 
 def _runs(flags: np.ndarray, sessions: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -14,14 +14,14 @@ What stands for which playbook symbol is in `data.universe.UNIVERSE`. The arithm
 SPY and QQQ are spliced (`splice`): the OHLCV index arch ships for 1999-01-04 to 2018-12-31, and a
 close-only stand-in before and after it, so that the history runs 1990-01-02 to 2022-12-28:
 - SPY: skfolio's S&P 500 index close, used as printed. It is the same index as arch's: on their 5031
-  shared sessions the two closes differ by at most 0.000117 points (SEAM_CLOSE_ATOL), so no level
+  shared sessions the two closes differ by at most 0.000117 points (tolerance SEAM_CLOSE_ATOL), so no level
   adjustment is made and the return across each seam is skfolio's own to within 1e-7.
 - QQQ: an equal-weight basket of AAPL, MSFT and AMD (no Nasdaq index ships for those years), chained
   to the Composite at each seam: the segment after 2018-12-31 is scaled so that it starts from the
   Composite's 2018-12-31 close; the segment before 1999-01-04 is scaled so that its last close is the
   Composite's 1999-01-04 close divided by the basket's 1999-01-04 return. A constant factor on a whole
   segment changes none of its returns, so across each seam the return is the basket's, and a price
-  after the seam's first session changes nothing before it (tests/test_data_embedded.py perturbs it).
+  after the seam's first session changes nothing before it (tests/test_history.py perturbs it).
 On a close-only segment open = high = low = close, volume 0 and `real_open` is False (a decision at
 close t cannot fill at an open there); `attrs["segments"]` lists each segment's source, kind, first
 and last session. Every embedded frame carries `real_open` and `segments` (one segment when not

@@ -242,3 +242,12 @@ def test_close_only_segments_and_ended_series_are_unknown_to_the_classifier():
     assert features.loc[:"2019-02-06", "yield_level_pct"].notna().all()
     assert features.loc["2019-02-07":, "yield_level_pct"].isna().all()
     assert not fired.loc["2019-02-07":, ["rates_stable", "rate_rise_month"]].any().any()
+
+
+def test_compare_runs_the_benchmark_alone_on_all_history_and_beside_a_playbook_on_the_playbook_span():
+    from backtests.compare import shared_spec
+
+    assert shared_spec(["benchmark"], {}).span == "all"
+    together = shared_spec(["benchmark", "neutral"], {"cash_rate": 0.02})
+    assert together.span == "playbook" and together.cash_rate == 0.02
+    assert default_span(together) == (pd.Timestamp("1999-01-04"), pd.Timestamp("2018-12-31"))
