@@ -33,7 +33,8 @@ TIMEOUT_SECONDS = 120
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser") / "report"
     outcome = compare(strategies=list(STRATEGIES), out=out,
-                      settings={"window": "year-end", "start": "2014-01-01", "end": "2018-12-31"})
+                      settings={"window": "year-end", "start": "2014-01-01", "end": "2018-12-31",
+                                "cash_rate": NOVEMBER_2018_CASH_RATE})
     return outcome.report
 
 
