@@ -5,8 +5,9 @@ The grid: 100 trailing stops (trailing:0.1%..10%:0.1%) on the neutral strategy o
 triple-witching windows of 1999-2018 (80 windows), as `cli.py tune --strategy neutral --stop
 trailing:0.1%..10%:0.1% --start 1999-01-01 --end 2018-12-31 --cash-rate 0.0216 --jobs N` runs it,
 each time a fresh study in a temporary directory. Timed: the whole `tuning.tune` call (market
-prepared once, default rule, trials, evaluation with walk-forward, PBO and DSR) and the report files. Target (issue 7): under 60 s
-with --jobs 2 on a 2-core machine; trials per second are compared with the one-process run.
+prepared once, default rule, trials, evaluation with walk-forward, PBO and DSR) and the report
+files. Target (issue 7): under 60 s with --jobs 2 on a 2-core machine; trials per second are
+compared with the one-process run.
 The machine may be shared with other work: the script prints the load average and the CPU seconds
 the run used (this process and its workers), and from them the wall time the run would take with
 the cores to itself: preparation + (CPU seconds - preparation) / min(jobs, cores).
