@@ -9,9 +9,10 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from backtests.market import TRADED, Market, require_cash_rate, stand_ins
+from backtests.market import TRADED, Market
 from backtests.optionbook import OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
+from backtests.stand_ins import require_cash_rate, stand_ins
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
 from strategies.options import OptionCosts

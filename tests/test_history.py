@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 import data
 from backtests.errors import RunError
-from backtests.market import MarketSpec, build_market, default_span, prepare_market
+from backtests.market import MarketSpec, build_market, prepare_market
 from backtests.regime_eval import evaluate
+from backtests.stand_ins import default_span
 from backtests.windows_eval import load_claims
 from cli import main
 from data import embedded
