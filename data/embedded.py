@@ -277,8 +277,9 @@ def _spliced(symbol: str, proxy: str) -> pd.DataFrame:
 
 
 def seam_agreement() -> dict:
-    """How far skfolio's S&P 500 close is from arch's on their shared sessions, and the return across
-    each SPY seam against skfolio's own (the figures docs/data.md quotes)."""
+    """How far skfolio's S&P 500 close is from arch's on their shared sessions, the return across
+    each SPY seam against skfolio's own, and how QQQ's tech basket tracks the NASDAQ Composite (the
+    figures docs/data.md quotes)."""
     arch_close = arch_table("sp500")["Close"]
     stand_in = _skfolio_file("sp500_index.csv.gz")["SP500"]
     shared = arch_close.index.intersection(stand_in.index)
@@ -290,8 +291,16 @@ def seam_agreement() -> dict:
         ours = spliced.iloc[i] / spliced.iloc[i - 1] - 1.0
         theirs = stand_in.loc[day] / stand_in.iloc[stand_in.index.get_loc(day) - 1] - 1.0
         seams[f"{day:%Y-%m-%d}"] = (float(ours), float(theirs))
+    # how closely QQQ's stand-in follows the Composite where both exist (daily returns, 1999-2018)
+    composite = arch_table("nasdaq")["Close"].pct_change()
+    basket = basket_index(skfolio_prices()[list(UNIVERSE["QQQ"].members)]).pct_change()
+    both = composite.index[1:]
+    yearly = np.sqrt(252.0)
     return {"sessions": len(shared), "max_abs": float(gap.max()),
-            "max_rel": float((gap / arch_close[shared]).max()), "seams": seams}
+            "max_rel": float((gap / arch_close[shared]).max()), "seams": seams,
+            "qqq_stand_in_correlation": float(composite[both].corr(basket[both])),
+            "qqq_stand_in_volatility": float(basket[both].std() * yearly),
+            "qqq_composite_volatility": float(composite[both].std() * yearly)}
 
 
 def _vix_rows() -> tuple[pd.Series, int]:
