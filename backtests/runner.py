@@ -171,6 +171,7 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["proxies"] = market.proxies
     record["notes"] = list(market.notes)
     record["stand_ins"] = stand_ins(market)
+    record["segments"] = {s: seg for s, seg in market.segments.items() if len(seg) > 1}  # spliced series
     record["windows"] = len(market.windows)
     record["numpy_seed"] = int(np.int64(settings.seed))
     return record

@@ -177,6 +177,7 @@ def test_cash_rate_stands_in_and_is_named_in_run_json(tmp_path):
             ("SPY", "2019-01-02", "2019-03-29"), ("QQQ", "2019-01-02", "2019-03-29"),
             ("^VIX", "2019-01-07", "2019-03-29")} <= named
     assert settings["market"]["cash_rate"] == 0.024
+    assert [seg["kind"] for seg in settings["segments"]["SPY"]] == ["close-only", "ohlcv", "close-only"]
     assert any("no long yield after 2019-02-06" in note for note in settings["notes"])
     # the rate the cash earned past November 2018 is the one given, the published one before it
     market = prepare_market(MarketSpec(start=pd.Timestamp("2018-06-01"), end=pd.Timestamp("2019-03-29"),
