@@ -418,7 +418,7 @@ def unfinished_year_end(sessions: pd.DatetimeIndex) -> str | None:
     sessions the window still has), so that the year left out is named, not silently missing.
 
     >>> unfinished_year_end(pd.bdate_range("2022-12-01", "2022-12-28"))
-    'year-end 2022 left out: the data end on 2022-12-28, before the window's last session 2022-12-30'
+    "year-end 2022 left out: the data end on 2022-12-28, before the window's last session 2022-12-30"
     """
     last = pd.Timestamp(sessions[-1])
     if last.month != 12 or last.day <= 15:
