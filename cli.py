@@ -85,6 +85,14 @@ class DateParam(click.ParamType):
         return day.normalize()
 
 
+CASH_RATE_OPTION = click.option(
+    "--cash-rate", type=click.FloatRange(-0.05, 0.25), default=None,
+    help="Annual T-bill rate as a fraction (0.02 = 2%) standing in where no rate is published "
+         "(embedded: after 2018-11-30); named in the output and run.json. Without it a playbook run "
+         "past the last published rate is refused. Default span of a playbook run: 1999-01-04 to "
+         "2018-11-30 (to 2018-12-31 with --cash-rate); the benchmark alone: 1990-01-02 to 2022-12-28.")
+
+
 def market_data_options(command):
     """The data options of the commands that run strategies (backtest, compare), declared once."""
     options = [
@@ -95,6 +103,7 @@ def market_data_options(command):
         click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory."),
         click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD."),
         click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD."),
+        CASH_RATE_OPTION,
     ]
     for option in reversed(options):  # click lists options in the order the decorators are written
         command = option(command)
@@ -218,9 +227,10 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
     if not strategies and not saved:
         raise click.UsageError("give --strategies momentum,neutral,... or --from DIR [DIR ...]")
     if saved and any(options.get(k) is not None for k in ("source", "data_dir", "cache_dir", "start", "end",
-                                                          "before", "after")):
+                                                          "before", "after", "cash_rate")):
         raise click.BadParameter("saved runs keep their own data and windows; drop --source, --data-dir, "
-                                 "--cache-dir, --start, --end, --before and --after.", param_hint="'--from'")
+                                 "--cache-dir, --start, --end, --cash-rate, --before and --after.",
+                                 param_hint="'--from'")
     if options.get("source") == "csv" and not options.get("data_dir"):
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")
@@ -273,6 +283,7 @@ def _range_of(rule):
               show_default=True, help="Market data source.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
+@CASH_RATE_OPTION
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
               help="grid runs every cell; tpe and random run --trials trials.")
 @click.option("--trials", type=click.IntRange(min=1), help="Total trials of a tpe or random study.")
@@ -530,9 +541,9 @@ def options_group():
 @click.option("--index", "index_name", required=True, type=click.Choice(cboe_twins.INDICES),
               help="bxm: buy-write; pput: 5% put protection; cll: 95-110 collar; put: put-write.")
 @click.option("--start", type=DateParam(), default=None,
-              help="First session of the comparison (YYYY-MM-DD) [the embedded data's first].")
+              help="First session (YYYY-MM-DD) [the first with an OHLCV S&P 500, 1999-01-04].")
 @click.option("--end", type=DateParam(), default=None,
-              help="Last session (YYYY-MM-DD) [the embedded data's last, 2018-12-31].")
+              help="Last session (YYYY-MM-DD) [the last with a published T-bill rate, 2018-11-30].")
 @click.option("--vol-method", type=click.Choice(VOL_METHODS), default="ewma", show_default=True,
               help="Realised-vol forecast where there is no VIX (bias-corrected walk-forward, then x the "
                    "implied/realised ratio): RiskMetrics EWMA, GARCH(1,1) or trailing 21-session.")
@@ -543,7 +554,9 @@ def options_group():
               help="Market data; VIX prices every session it covers (embedded 2014-2018, yahoo 1990 on).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
-def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, data_dir, cache_dir):
+@CASH_RATE_OPTION
+def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, data_dir, cache_dir,
+                      cash_rate):
     """Run our synthetic twin of a Cboe strategy index on the S&P 500 and print it beside
     the S&P 500 (same sessions, both with the S&P 500's trailing dividend yield) and the published
     figures: annualised return, volatility, max drawdown and Sharpe, then each relation (e.g. BXM
@@ -562,7 +575,7 @@ def options_benchmark(index_name, start, end, vol_method, vrp_ratio, source, dat
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")
     market = cboe_twins.twin_market(start, end, vol_method, vrp_ratio, source=source, data_dir=data_dir,
-                                    cache_dir=cache_dir)
+                                    cache_dir=cache_dir, cash_rate=cash_rate)
     click.echo(cboe_twins.format_report(cboe_twins.benchmark_report(index_name, market, vol_method,
                                                                     vrp_ratio=vrp_ratio)))
 

@@ -559,7 +559,8 @@ def _covers(market: OptionMarket, period: PeriodRule) -> bool:
 
 def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
                 vol_method: str = "ewma", vrp_ratio: float = VRP_RATIO, source: str = "embedded",
-                data_dir: str | None = None, cache_dir: str | None = None) -> OptionMarket:
+                data_dir: str | None = None, cache_dir: str | None = None,
+                cash_rate: float | None = None) -> OptionMarket:
     """The playbooks' option market (backtests.market.prepare_market; embedded data by default),
     cut to start..end. The volatility proxy is computed on all history up to `end` and only then cut, so
     a later --start does not restart the GARCH warm-up (it uses nothing after each session).
@@ -567,7 +568,7 @@ def twin_market(start: pd.Timestamp | None = None, end: pd.Timestamp | None = No
     from backtests.market import MarketSpec, prepare_market
 
     spec = MarketSpec(source=source, data_dir=data_dir, cache_dir=cache_dir, end=end, vol_method=vol_method,
-                      vrp_ratio=vrp_ratio)
+                      vrp_ratio=vrp_ratio, cash_rate=cash_rate)
     options = prepare_market(spec).options
     if start is None:
         return options

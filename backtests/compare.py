@@ -13,6 +13,7 @@ for strategies run here, one saved run per strategy that a later `compare --from
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -113,6 +114,10 @@ def shared_spec(names, settings: dict) -> MarketSpec:
     strategy's risk rules read (ATR, realised volatility); strategies whose default rules need
     different ones cannot share a market, and are refused rather than run on the wrong indicators."""
     specs = {name: jobs.market_spec({**settings, "strategy": name}) for name in names}
+    # the benchmark alone defaults to the whole history; beside a playbook it runs on the playbook's
+    # span (market.default_span), so that every strategy is judged on the same sessions
+    span = "playbook" if any(spec.span == "playbook" for spec in specs.values()) else "all"
+    specs = {name: dataclasses.replace(spec, span=span) for name, spec in specs.items()}
     first = specs[names[0]]
     for name, spec in specs.items():
         if spec != first:

@@ -63,6 +63,8 @@ def market_spec(settings: dict, run: RunSettings | None = None) -> MarketSpec:
         before=int(settings.get("before", 5) if settings.get("before") is not None else 5),
         after=int(settings.get("after", 5) if settings.get("after") is not None else 5),
         regime_model=settings.get("model") or DEFAULT_MODEL,
+        cash_rate=None if settings.get("cash_rate") is None else float(settings["cash_rate"]),
+        span="all" if run.strategy == "benchmark" else "playbook",
     )
 
 

@@ -16,6 +16,7 @@ import data
 from backtests.errors import RunError
 from backtests.optionbook import DAYS_PER_YEAR, OptionMarket
 from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
+from backtests.stand_ins import default_span, require_cash_rate, stand_in_notes
 from data.calendar import monthly_expiries, nyse_sessions
 from data.dividends import session_yields
 from data.errors import DataError
@@ -30,6 +31,7 @@ from strategies.volsurface import VRP_RATIO, SkewParams, atm_vol_proxy
 # every symbol a playbook may trade, in the order feeds are added; SPY is the option underlying
 TRADED = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
 WINDOW_CHOICES = ("full",) + WINDOW_KINDS
+SPANS = ("playbook", "all")
 
 FILL_RULE = ("an order decided at the close of session t fills at the next real price after t: the open "
              "of t+1 where that open is a real print, else t+1's close (a stale open, or a close-only "
@@ -62,6 +64,11 @@ class MarketSpec:
     div_yield: float | None = None
     skew: SkewParams = field(default_factory=SkewParams)
     regime_model: str = DEFAULT_MODEL  # the classifier the playbook trades on (backtests.regime_eval)
+    # annual fraction standing in for the T-bill rate where no figure is published (--cash-rate)
+    cash_rate: float | None = None
+    # "playbook": unset dates default to where every playbook input exists (default_span);
+    # "all": to the whole history (the benchmark holds no cash and no options)
+    span: str = "playbook"
 
     def __post_init__(self):
         if self.window not in WINDOW_CHOICES:
@@ -69,6 +76,11 @@ class MarketSpec:
         if self.regime_model not in MODELS + REFERENCE_MODELS:
             raise RunError(f"unknown regime model {self.regime_model!r}; choose from "
                            f"{', '.join(MODELS + REFERENCE_MODELS)}")
+        if self.span not in SPANS:
+            raise RunError(f"unknown span {self.span!r}; choose from {', '.join(SPANS)}")
+        if self.cash_rate is not None and not -0.05 <= self.cash_rate <= 0.25:
+            raise RunError(f"--cash-rate {self.cash_rate!r} is an annual fraction (0.02 for 2%); "
+                           "give one between -0.05 and 0.25")
 
 
 @dataclass
@@ -84,6 +96,8 @@ class Market:
     data_hash: str
     notes: list[str]
     proxies: dict[str, str]
+    segments: dict[str, list] = field(default_factory=dict)  # per symbol, frame.attrs["segments"]
+    rate_published: np.ndarray | None = None  # per session: a T-bill figure exists (None: no series)
 
     @property
     def stepped(self) -> bool:
@@ -95,18 +109,20 @@ class Market:
 def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
     """Load, validate and align the data, and compute every signal and option input once.
 
-    The span asked for is validated on SPY; then every series is loaded with its whole history up
-    to `end`, so that the indicators, the classifier and the volatility proxy are warm on the first
-    session of the run (a later `--start` does not restart them, and VIX, which starts in 2014 in
-    the embedded data, is used from 2014 whatever the start). The market is then cut at `start`.
+    The span (`default_span` fills unset dates) is validated on SPY; then every series is loaded
+    with its whole history up to the end, so that the indicators, the classifier and the volatility
+    proxy are warm on the first session of the run (a later `--start` does not restart them, and
+    VIX, which starts in 2014 in the embedded data, is used from 2014 whatever the start). The
+    market is then cut at the start.
     """
+    start, end = default_span(spec)
     notes: list[str] = []
     options = dict(source=spec.source, data_dir=spec.data_dir, cache_dir=spec.cache_dir)
-    data.load(["SPY"], spec.start, spec.end, **options)  # the span asked for is one SPY can cover
+    data.load(["SPY"], start, end, **options)  # the span asked for is one SPY can cover
     frames = {}
     for symbol in TRADED + ("^VIX",):
         try:
-            frames[symbol] = data.load([symbol], None, spec.end, **options)[symbol]
+            frames[symbol] = data.load([symbol], None, end, **options)[symbol]
         except DataError as exc:
             if symbol == "SPY":
                 raise
@@ -118,8 +134,17 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
             macro[name] = load_macro(name, sessions, **options)
         except DataError as exc:
             notes.append(f"no {name} series: {exc}")
-    market = build_market(spec, frames, macro.get("long_yield"), macro.get("tbill_rate"), notes)
-    return market if spec.start is None else _since(market, pd.Timestamp(spec.start))
+    long_yield = macro.get("long_yield")
+    if long_yield is not None and long_yield.notna().any() and long_yield.iloc[-1:].isna().all():
+        through = long_yield.attrs.get("current_through", f"{long_yield.last_valid_index():%Y-%m-%d}")
+        notes.append(f"no long yield after {through} (the series ends): the rate-shock rules do not fire "
+                     "from then on")
+    market = build_market(spec, frames, long_yield, macro.get("tbill_rate"), notes)
+    market = market if start is None else _since(market, pd.Timestamp(start))
+    if spec.span == "playbook":
+        require_cash_rate(market, "a playbook run")
+    market.notes.extend(stand_in_notes(market))
+    return market
 
 
 def _since(market: Market, start: pd.Timestamp) -> Market:
@@ -142,7 +167,8 @@ def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray |
     options = market.options.cut(keep, block_start=block_start)
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
-                  market.data_hash, market.notes, market.proxies)
+                  market.data_hash, market.notes, market.proxies, market.segments,
+                  None if market.rate_published is None else market.rate_published[keep])
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,
@@ -217,7 +243,12 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     signals["iv"] = vol["atm_vol"]
     signals["iv_avg"] = vol["atm_vol"].rolling(20, min_periods=20).mean()
     rate = tbill_rate.reindex(sessions) if tbill_rate is not None else pd.Series(np.nan, sessions)
-    if rate.isna().all():
+    # an all-missing rate (no series at all: hand-built frames, a yahoo run without ^IRX) keeps the
+    # note below; a series that ends inside the run is a gap a run holding cash must not cross
+    rate_published = rate.notna().to_numpy() if rate.notna().any() else None
+    if spec.cash_rate is not None:
+        rate = rate.fillna(spec.cash_rate)  # the published rate wherever it exists, the constant after
+    elif rate.isna().all():
         notes.append("no T-bill rate series: cash earns nothing and options are priced at a 0% rate")
     options = OptionMarket(
         dates=sessions, open=bars["SPY"]["open"].to_numpy(float), close=spy["close"].to_numpy(float),
@@ -227,7 +258,8 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
     )
     used = {s: f for s, f in frames.items()}
     return Market(spec, sessions, bars, signals, regime, windows, options, expiries,
-                  data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()})
+                  data_hash(used), notes, {s: f.attrs.get("proxy", s) for s, f in frames.items()},
+                  {s: list(f.attrs.get("segments", [])) for s, f in frames.items()}, rate_published)
 
 
 def _real_open(frame: pd.DataFrame) -> pd.Series:

@@ -465,12 +465,19 @@ def reliability_table(probs: pd.DataFrame, labels: pd.Series, mask: pd.Series,
 
 def window_masks(sessions: pd.DatetimeIndex) -> dict[str, pd.Series]:
     """Session masks for each evaluation window of WINDOWS (data.windows, default 5 sessions around
-    each triple witching; the sessions after December 15 for year-end)."""
-    return {
-        "all": pd.Series(True, index=sessions),
-        "triple-witching": window_mask(windows_of_kind("triple-witching", sessions), sessions),
-        "year-end": window_mask(windows_of_kind("year-end", sessions), sessions),
-    }
+    each triple witching; the sessions after December 15 for year-end).
+
+    The windows are laid on the NYSE calendar around the data, so a window the data end inside (the
+    embedded data stop on 2022-12-28, two sessions before the 2022 year-end window's last) still has
+    its sessions scored: each session is judged on its own, the window need not be whole."""
+    calendar = nyse_sessions(sessions[0] - pd.Timedelta(days=30),
+                             sessions[-1] + pd.Timedelta(days=CALENDAR_MARGIN_DAYS)).union(sessions)
+
+    def mask(kind: str) -> pd.Series:
+        return window_mask(windows_of_kind(kind, calendar), calendar).reindex(sessions, fill_value=False)
+
+    return {"all": pd.Series(True, index=sessions), "triple-witching": mask("triple-witching"),
+            "year-end": mask("year-end")}
 
 
 def non_overlapping(sessions: pd.DatetimeIndex, horizon: int) -> pd.Series:

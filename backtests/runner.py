@@ -13,6 +13,7 @@ from backtests.market import FILL_RULE, TRADED, Market
 from backtests.metrics import assign_packages, realised_tax
 from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
+from backtests.stand_ins import require_cash_rate, stand_ins
 from data.dividends import CONVENTION as DIVIDEND_CONVENTION
 from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
@@ -66,6 +67,8 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     """Run one strategy over the prepared market and collect everything into a RunResult."""
     settings = settings.resolved()
     entry = get_strategy(settings.strategy)
+    if settings.strategy != "benchmark":  # the benchmark accrues no interest and holds no options
+        require_cash_rate(market, settings.strategy)
     costs = settings.risk.costs
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
     feeds = _add_feeds(cerebro, market, [s for s in TRADED if s in entry.symbols])
@@ -204,6 +207,8 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["data_last_session"] = str(market.sessions[-1].date())
     record["proxies"] = market.proxies
     record["notes"] = list(market.notes)
+    record["stand_ins"] = stand_ins(market)
+    record["segments"] = {s: seg for s, seg in market.segments.items() if len(seg) > 1}  # spliced series
     record["windows"] = len(market.windows)
     record["numpy_seed"] = int(np.int64(settings.seed))
     return record

@@ -272,6 +272,7 @@ class TuneRequest:
     min_train_years: int = DEFAULT_MIN_TRAIN_YEARS
     seed: int | None = None
     progress: bool | None = None  # None: a bar only when stderr is a terminal
+    cash_rate: float | None = None  # annual fraction where no T-bill rate is published (--cash-rate)
 
     def __post_init__(self):
         get_strategy(self.strategy)
@@ -307,7 +308,7 @@ def base_settings(request: TuneRequest) -> dict:
         "window": request.window,
         "before": request.before,
         "after": request.after,
-    }
+    } | ({} if request.cash_rate is None else {"cash_rate": request.cash_rate})
 
 
 def window_records(windows, sessions: pd.DatetimeIndex) -> list[list[str]]:

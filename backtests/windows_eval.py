@@ -38,6 +38,7 @@ from backtests.metrics import (  # noqa: F401  (bootstrap_mean_ci, CI_LEVEL: re-
 )
 from backtests.regime_eval import realized_regimes
 from backtests.result import RunResult
+from data.calendar import nyse_sessions
 from data.errors import DataError
 from data.windows import Window, window_mask, windows_of_kind
 from strategies.regime import PRIOR, REGIMES
@@ -370,6 +371,39 @@ def scenario_claims(spy: pd.DataFrame, windows, seed: int = 0, resamples: int = 
     return table
 
 
+def unfinished_year_end(sessions: pd.DatetimeIndex) -> str | None:
+    """A note when the data end inside a last-two-weeks-of-December (the NYSE calendar says which
+    sessions the window still has), so that the year left out is named, not silently missing.
+
+    >>> unfinished_year_end(pd.bdate_range("2022-12-01", "2022-12-28"))
+    "year-end 2022 left out: the data end on 2022-12-28, before the window's last session 2022-12-30"
+    """
+    last = pd.Timestamp(sessions[-1])
+    if last.month != 12 or last.day <= 15:
+        return None
+    december = nyse_sessions(last, pd.Timestamp(last.year, 12, 31))
+    if len(december) == 0 or december[-1] <= last:
+        return None
+    return (f"year-end {last.year} left out: the data end on {last:%Y-%m-%d}, before the window's last "
+            f"session {december[-1]:%Y-%m-%d}")
+
+
+def index_years(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a spliced series that are its index itself (its OHLCV segments): a close-only
+    stand-in of another kind (QQQ's tech basket) is not the index whose range the column quotes."""
+    segments = frame.attrs.get("segments", [])
+    if len(segments) < 2:
+        return frame
+    keep = np.zeros(len(frame), bool)
+    for segment in segments:
+        if segment["kind"] == "ohlcv":
+            keep |= np.asarray((frame.index >= pd.Timestamp(segment["first"]))
+                               & (frame.index <= pd.Timestamp(segment["last"])))
+    out = frame[keep]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 def playbook_claims(frames: dict[str, pd.DataFrame], kind: str, before: int = 5, after: int = 5,
                     seed: int = 0, resamples: int = RESAMPLES) -> PlaybookClaims:
     """Check the column's figures on `frames` (data.load output: "SPY" required, "QQQ" optional),
@@ -390,9 +424,18 @@ def playbook_claims(frames: dict[str, pd.DataFrame], kind: str, before: int = 5,
     stats = event_stats(december, seed, resamples)
     stats.update(quoted=QUOTED_DECEMBER_MEAN, first=december.index[0], last=december.index[-1],
                  quoted_inside_ci=stats["ci_low"] <= QUOTED_DECEMBER_MEAN <= stats["ci_high"])
-    closes = {symbol: frame["close"].reindex(sessions) for symbol, frame in frames.items()
-              if symbol in ("SPY", "QQQ")}
-    if "QQQ" not in closes:
+    unfinished = unfinished_year_end(sessions)
+    if unfinished:
+        notes.append(unfinished)
+    closes = {"SPY": spy["close"]}
+    if "QQQ" in frames:
+        qqq = index_years(frames["QQQ"])
+        closes["QQQ"] = qqq["close"].reindex(sessions)
+        if len(qqq) < len(frames["QQQ"]):
+            notes.append(f"Nasdaq-100 range judged on the NASDAQ Composite's own sessions only "
+                         f"({qqq.index[0]:%Y-%m-%d} .. {qqq.index[-1]:%Y-%m-%d}); outside them QQQ is a "
+                         "stand-in basket, not an index")
+    else:
         notes.append("no Nasdaq-100 proxy (QQQ) in the data: its range is not checked")
     proxies = {symbol: frame.attrs.get("proxy", symbol) for symbol, frame in frames.items()}
     return PlaybookClaims(

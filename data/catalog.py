@@ -26,7 +26,8 @@ from data.yahoo import fetch
 
 @dataclass(frozen=True)
 class ListRow:
-    """One line of `data list`: first/last are None where no series exists (yet)."""
+    """One line of `data list`: first/last are None where no series exists (yet). `segments` is
+    frame.attrs["segments"] (source, kind, first, last per stretch; empty for yahoo and csv)."""
 
     symbol: str
     role: str
@@ -35,6 +36,7 @@ class ListRow:
     last: pd.Timestamp | None
     close_only: bool | None
     opens: str | None = None  # "real", "none" or the stale share and its years (see opens_cell)
+    segments: tuple = ()
 
 
 def opens_cell(frame: pd.DataFrame) -> str:
@@ -76,6 +78,7 @@ def _row(symbol: str, proxy: str, frame: pd.DataFrame | None) -> ListRow:
         frame.index[-1],
         bool(frame.attrs.get("close_only")),
         opens_cell(frame),
+        tuple(frame.attrs.get("segments", ())),
     )
 
 
@@ -113,17 +116,26 @@ def list_rows(source="embedded", data_dir=None, cache_dir=None, everything=False
 
 
 def format_rows(rows: list[ListRow]) -> list[str]:
-    """`data list` as aligned text lines, a header first."""
+    """`data list` as aligned text lines, a header first. A series spliced from several sources
+    ("partly" close-only) is followed by one indented line per segment: its sessions, kind, source."""
 
     def day(value) -> str:
         return value.strftime("%Y-%m-%d") if value is not None else "-"
 
     table = [("symbol", "in the playbook", "first", "last", "close_only", "opens", "proxy")]
     for r in rows:
-        flag = "-" if r.close_only is None else ("yes" if r.close_only else "no")
+        spliced = len(r.segments) > 1
+        flag = "-" if r.close_only is None else ("yes" if r.close_only else ("partly" if spliced else "no"))
         table.append((r.symbol, r.role, day(r.first), day(r.last), flag, r.opens or "-", r.proxy))
     widths = [max(len(line[i]) for line in table) for i in range(6)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(line[:6], widths)), line[6]]) for line in table]
+    lines = []
+    for r, line in zip([None, *rows], table):
+        lines.append("  ".join([*(cell.ljust(w) for cell, w in zip(line[:6], widths)), line[6]]))
+        if r is not None and len(r.segments) > 1:
+            indent = " " * (widths[0] + 2)
+            lines.extend(f"{indent}segment {s['first']} .. {s['last']}  {s['kind']:<10}  {s['source']}"
+                         for s in r.segments)
+    return lines
 
 
 def default_symbols(source: str, data_dir=None) -> list[str]:

@@ -11,6 +11,22 @@ What stands for which playbook symbol is in `data.universe.UNIVERSE`. The arithm
   bill is bought at the start of month m), spread geometrically over that month's sessions, 100 at
   its first session: each session of month m grows the index by (1 + RF_m)^(1 / sessions in m).
 
+SPY and QQQ are spliced (`splice`): the OHLCV index arch ships for 1999-01-04 to 2018-12-31, and a
+close-only stand-in before and after it, so that the history runs 1990-01-02 to 2022-12-28:
+- SPY: skfolio's S&P 500 index close, used as printed. It is the same index as arch's: on their 5031
+  shared sessions the two closes differ by at most 0.000117 points (tolerance SEAM_CLOSE_ATOL), so no level
+  adjustment is made and the return across each seam is skfolio's own to within 1e-7.
+- QQQ: an equal-weight basket of AAPL, MSFT and AMD (no Nasdaq index ships for those years), chained
+  to the Composite at each seam: the segment after 2018-12-31 is scaled so that it starts from the
+  Composite's 2018-12-31 close; the segment before 1999-01-04 is scaled so that its last close is the
+  Composite's 1999-01-04 close divided by the basket's 1999-01-04 return. A constant factor on a whole
+  segment changes none of its returns, so across each seam the return is the basket's, and a price
+  after the seam's first session changes nothing before it (tests/test_history.py perturbs it).
+On a close-only segment open = high = low = close, volume 0 and `real_open` is False (a decision at
+close t cannot fill at an open there); `attrs["segments"]` lists each segment's source, kind, first
+and last session. Every embedded frame carries `real_open` and `segments` (one segment when not
+spliced).
+
 One repair is applied, only here, and listed by `repairs()` and `cli.py data validate`: arch's VIX file
 lists every weekday with "." on exchange holidays; those empty rows on days that are not trading days
 (per skfolio's 1990-2022 S&P 500 dates) are dropped. An empty VIX row on a trading day would stay
@@ -32,6 +48,31 @@ from data.frames import close_only_frame, price_frame
 from data.universe import UNIVERSE, canonical_symbol
 
 SOURCE = "embedded"
+# skfolio's sp500_index prints the S&P 500 close to the cent, arch's file carries float32 noise of the same
+# prints (1028.060059 for 1028.06): on their 5031 shared sessions the closes differ by at most 0.000117
+# points, 5.7e-8 relative (measured 2026-12-01): the same index.
+SEAM_CLOSE_ATOL = 2e-4
+REAL_OPEN = "real_open"
+SPLICED = {
+    "SPY": ("sp500", "arch sp500 (S&P 500 OHLCV)", "skfolio sp500_index (S&P 500 close)"),
+    "QQQ": ("nasdaq", "arch nasdaq (NASDAQ Composite OHLCV)",
+            "skfolio sp500_dataset: tech basket AAPL, MSFT, AMD, equal weight"),
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a series from one source: kind "ohlcv" (real open, high, low, volume) or
+    "close-only" (only a close: open = high = low = close, volume 0, no real open)."""
+
+    source: str
+    kind: str
+    first: pd.Timestamp
+    last: pd.Timestamp
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "kind": self.kind, "first": f"{self.first:%Y-%m-%d}",
+                "last": f"{self.last:%Y-%m-%d}"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +200,109 @@ def tbill_index(rf_percent: pd.Series, sessions: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(level, index=sessions)
 
 
+def splice(ohlcv: pd.DataFrame, stand_in: pd.Series, chain: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """The OHLCV table (arch columns Open..Volume) with the close-only `stand_in` before and after it.
+
+    Returns (table with the COLUMNS, real_open flags). `stand_in` must hold the OHLCV table's first
+    and last sessions (the seams). With `chain` each stand-in segment is scaled to meet the OHLCV
+    close at its seam (see the module docstring); without it the stand-in is used as printed.
+
+    >>> days = pd.to_datetime(["2018-12-28", "2018-12-31", "2019-01-02", "2019-01-03"])
+    >>> arch = pd.DataFrame({"Open": [9.0, 10.0], "High": [10.5, 11.0], "Low": [8.5, 9.5],
+    ...                      "Close": [10.0, 10.5], "Adj Close": [10.0, 10.5], "Volume": [5.0, 6.0]},
+    ...                     index=days[:2])
+    >>> basket = pd.Series([100.0, 110.0, 121.0, 108.9], index=days)
+    >>> table, real_open = splice(arch, basket, chain=True)
+    >>> table["close"].round(6).tolist(), real_open.tolist()   # +10% and -10% after the seam: the basket's
+    ([10.0, 10.5, 11.55, 10.395], [True, True, False, False])
+    """
+    first, last = ohlcv.index[0], ohlcv.index[-1]
+    missing = [f"{day:%Y-%m-%d}" for day in (first, last) if day not in stand_in.index]
+    if missing:
+        raise DataError(f"the close-only stand-in has no close on the seam session(s) {', '.join(missing)}")
+    before = stand_in[stand_in.index < first]
+    after = stand_in[stand_in.index > last]
+    if chain:
+        before = before * (float(ohlcv["Close"].loc[first]) / float(stand_in.loc[first]))
+        after = after * (float(ohlcv["Close"].loc[last]) / float(stand_in.loc[last]))
+    middle = pd.DataFrame({"open": ohlcv["Open"], "high": ohlcv["High"], "low": ohlcv["Low"],
+                           "close": ohlcv["Close"], "adj_close": ohlcv["Adj Close"],
+                           "volume": ohlcv["Volume"]}, index=ohlcv.index)
+    table = pd.concat([_close_rows(before), middle, _close_rows(after)])
+    real_open = np.concatenate([np.zeros(len(before), bool), np.ones(len(ohlcv), bool),
+                                np.zeros(len(after), bool)])
+    return table, real_open
+
+
+def _close_rows(close: pd.Series) -> pd.DataFrame:
+    values = close.to_numpy(dtype="float64")
+    return pd.DataFrame({"open": values, "high": values, "low": values, "close": values,
+                         "adj_close": values, "volume": np.zeros(len(values))}, index=close.index)
+
+
+def _segments(index: pd.DatetimeIndex, real_open: np.ndarray, ohlcv_source: str,
+              stand_in_source: str) -> list[Segment]:
+    """Runs of equal `real_open` as segments (a spliced series: close-only, OHLCV, close-only)."""
+    segments, start = [], 0
+    for stop in range(1, len(index) + 1):
+        if stop == len(index) or real_open[stop] != real_open[start]:
+            kind, source = ("ohlcv", ohlcv_source) if real_open[start] else ("close-only", stand_in_source)
+            segments.append(Segment(source, kind, index[start], index[stop - 1]))
+            start = stop
+    return segments
+
+
+def _finish(frame: pd.DataFrame, real_open, segments: list[Segment]) -> pd.DataFrame:
+    """Add the real_open column and the segments entry that every embedded frame carries."""
+    frame[REAL_OPEN] = np.asarray(real_open, dtype=bool)
+    frame.attrs["segments"] = [segment.as_dict() for segment in segments]
+    return frame
+
+
+def _stand_in_close(symbol: str) -> pd.Series:
+    """The close-only series a spliced symbol uses outside its OHLCV years."""
+    members = UNIVERSE[symbol].members
+    if members:
+        return basket_index(skfolio_prices()[list(members)])
+    return _skfolio_file("sp500_index.csv.gz")["SP500"]
+
+
+def _spliced(symbol: str, proxy: str) -> pd.DataFrame:
+    table_name, ohlcv_source, stand_in_source = SPLICED[symbol]
+    ohlcv = arch_table(table_name)
+    chain = bool(UNIVERSE[symbol].members)  # SPY's stand-in is the same index: used as printed
+    table, real_open = splice(ohlcv, _stand_in_close(symbol), chain)
+    frame = price_frame(table, symbol=symbol, source=SOURCE, proxy=proxy, close_only=False, has_volume=True)
+    return _finish(frame, real_open, _segments(frame.index, real_open, ohlcv_source, stand_in_source))
+
+
+def seam_agreement() -> dict:
+    """How far skfolio's S&P 500 close is from arch's on their shared sessions, the return across
+    each SPY seam against skfolio's own, and how QQQ's tech basket tracks the NASDAQ Composite (the
+    figures docs/data.md quotes)."""
+    arch_close = arch_table("sp500")["Close"]
+    stand_in = _skfolio_file("sp500_index.csv.gz")["SP500"]
+    shared = arch_close.index.intersection(stand_in.index)
+    gap = (stand_in[shared] - arch_close[shared]).abs()
+    spliced = _built("SPY")["close"]
+    seams = {}
+    for day in (arch_close.index[0], stand_in.index[stand_in.index > arch_close.index[-1]][0]):
+        i = spliced.index.get_loc(day)
+        ours = spliced.iloc[i] / spliced.iloc[i - 1] - 1.0
+        theirs = stand_in.loc[day] / stand_in.iloc[stand_in.index.get_loc(day) - 1] - 1.0
+        seams[f"{day:%Y-%m-%d}"] = (float(ours), float(theirs))
+    # how closely QQQ's stand-in follows the Composite where both exist (daily returns, 1999-2018)
+    composite = arch_table("nasdaq")["Close"].pct_change()
+    basket = basket_index(skfolio_prices()[list(UNIVERSE["QQQ"].members)]).pct_change()
+    both = composite.index[1:]
+    yearly = np.sqrt(252.0)
+    return {"sessions": len(shared), "max_abs": float(gap.max()),
+            "max_rel": float((gap / arch_close[shared]).max()), "seams": seams,
+            "qqq_stand_in_correlation": float(composite[both].corr(basket[both])),
+            "qqq_stand_in_volatility": float(basket[both].std() * yearly),
+            "qqq_composite_volatility": float(composite[both].std() * yearly)}
+
+
 def _vix_rows() -> tuple[pd.Series, int]:
     """arch's VIX with empty rows on non-trading days dropped, and how many were dropped."""
     vix = arch_table("vix")["vix"]
@@ -197,21 +341,6 @@ def notes() -> list[str]:
     return out
 
 
-def _ohlcv_frame(table: pd.DataFrame, symbol: str, proxy: str) -> pd.DataFrame:
-    data = pd.DataFrame(
-        {
-            "open": table["Open"],
-            "high": table["High"],
-            "low": table["Low"],
-            "close": table["Close"],
-            "adj_close": table["Adj Close"],
-            "volume": table["Volume"],
-        },
-        index=table.index,
-    )
-    return price_frame(data, symbol=symbol, source=SOURCE, proxy=proxy, close_only=False, has_volume=True)
-
-
 @lru_cache(maxsize=64)
 def _built(symbol: str) -> pd.DataFrame:
     entry = UNIVERSE.get(symbol)
@@ -220,26 +349,31 @@ def _built(symbol: str) -> pd.DataFrame:
         raise DataError(f"embedded source has no symbol {symbol}; it knows {known}")
     if entry.kind == "none":
         raise DataError(f"embedded source has no daily series for {symbol}: {entry.embedded}")
-    if entry.kind == "arch-ohlcv":
-        table = arch_table({"SPY": "sp500", "QQQ": "nasdaq"}[symbol])
-        return _ohlcv_frame(table, symbol, entry.embedded)
+    if entry.kind == "spliced":
+        return _spliced(symbol, entry.embedded)
     if entry.kind == "arch-vix":
         close, _ = _vix_rows()
-        return close_only_frame(close, symbol=symbol, source=SOURCE, proxy=entry.embedded)
-    if entry.kind == "basket":
+        source = "arch vix"
+    elif entry.kind == "basket":
         close = basket_index(skfolio_prices()[list(entry.members)])
+        source = f"skfolio sp500_dataset: basket {', '.join(entry.members)}"
     elif entry.kind == "tbill":
         close = tbill_index(french_rf(), trading_days())
+        source = "arch frenchdata RF (compounded)"
     elif entry.kind == "stock":
         close = skfolio_prices()[symbol]
+        source = f"skfolio sp500_dataset {symbol}"
     else:  # "index-close"
         close = _skfolio_file("sp500_index.csv.gz")["SP500"]
-    return close_only_frame(close, symbol=symbol, source=SOURCE, proxy=entry.embedded)
+        source = "skfolio sp500_index"
+    frame = close_only_frame(close, symbol=symbol, source=SOURCE, proxy=entry.embedded)
+    segment = Segment(source, "close-only", frame.index[0], frame.index[-1])
+    return _finish(frame, np.zeros(len(frame), bool), [segment])
 
 
 def load_embedded(symbol: str) -> pd.DataFrame:
     """The full embedded history standing for `symbol` (a copy; not yet validated or cut to dates)."""
     built = _built(canonical_symbol(symbol))
     frame = built.copy()
-    frame.attrs = dict(built.attrs)
+    frame.attrs = {key: (list(value) if key == "segments" else value) for key, value in built.attrs.items()}
     return frame

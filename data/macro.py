@@ -15,6 +15,10 @@ Release rules (month m's figure becomes usable at the first session on or after 
 - core_cpi (every source): US core CPI (CPILFESL) level of month m; usable from the 15th of m+1 (BLS
   publishes it about mid-month; releases delayed past the 15th, such as October 2013's shutdown
   delay, are not modelled). Only arch ships it, so it ends with arch's file (2018-11) on any source.
+A monthly figure stays current until its successor is due; past the due date of the first figure a
+file lacks, the series has ended and is NaN (never the last figure carried on): Fama-French RF ends
+with 2018-11 (current through 2018-11-30), Moody's Aaa with 2018-12 (through 2019-02-06), core CPI
+with 2018-11 (through 2019-01-14). `attrs["current_through"]` holds that last day.
 - long_yield, yahoo/csv: the ^TNX close of session t, percent; tbill_rate, yahoo/csv: the ^IRX close
   / 100. Both known at t's close. Yahoo has quoted these indexes as yield x 10 in some periods; a
   value above 20 is read as x 10 (no US 10-year or 13-week yield has exceeded 16%).
@@ -72,6 +76,22 @@ def as_of(values: np.ndarray, known_from: pd.DatetimeIndex, sessions: pd.Datetim
     return np.where(position >= 0, ordered[np.clip(position, 0, None)], np.nan)
 
 
+def monthly_as_of(monthly: pd.Series, day: int, months_later: int, sessions: pd.DatetimeIndex):
+    """as_of for a monthly series, NaN from the day the figure after its last would be released.
+
+    Returns (values on sessions, the last day the series is current).
+
+    >>> rf = pd.Series([0.1, 0.2], index=pd.PeriodIndex(["2018-10", "2018-11"], freq="M"))
+    >>> values, through = monthly_as_of(rf, 1, 0, pd.to_datetime(["2018-11-30", "2018-12-03"]))
+    >>> values.tolist(), f"{through:%Y-%m-%d}"
+    ([0.2, nan], '2018-11-30')
+    """
+    values = as_of(monthly.to_numpy(), release_dates(monthly.index, day, months_later), sessions)
+    successor_due = release_dates(pd.PeriodIndex([monthly.index[-1] + 1]), day, months_later)[0]
+    values = np.where(sessions.to_numpy() < successor_due.to_datetime64(), values, np.nan)
+    return values, successor_due - pd.Timedelta(days=1)
+
+
 def _monthly_lag(day: int) -> str:
     return f"month m usable from the first session on or after day {day} of month m+1"
 
@@ -102,7 +122,7 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
     sessions = _sessions(sessions)
     if name == "core_cpi":
         cpi = monthly_series("core_cpi", "CPILFESL")
-        values = as_of(cpi.to_numpy(), release_dates(cpi.index, CPI_RELEASE_DAY, 1), sessions)
+        values, through = monthly_as_of(cpi, CPI_RELEASE_DAY, 1, sessions)
         description = (
             f"US core CPI index level (CPILFESL, arch core_cpi, {cpi.index[0]} to {cpi.index[-1]}; "
             "NaN after its last release on any source)"
@@ -110,7 +130,7 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
         frequency, lag = "monthly", _monthly_lag(CPI_RELEASE_DAY)
     elif source == "embedded" and name == "long_yield":
         aaa = monthly_series("default", "AAA")
-        values = as_of(aaa.to_numpy(), release_dates(aaa.index, AAA_RELEASE_DAY, 1), sessions)
+        values, through = monthly_as_of(aaa, AAA_RELEASE_DAY, 1, sessions)
         description = (
             "Moody's Aaa corporate bond yield, monthly average, percent (arch default): the offline "
             "stand-in for the 10-year Treasury yield ^TNX, which ships nowhere offline"
@@ -118,7 +138,7 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
         frequency, lag = "monthly", _monthly_lag(AAA_RELEASE_DAY)
     elif source == "embedded":  # tbill_rate
         rf = french_rf()
-        values = as_of(rf.to_numpy() * 12.0 / 100.0, release_dates(rf.index, 1, 0), sessions)
+        values, through = monthly_as_of(rf * 12.0 / 100.0, 1, 0, sessions)
         description = (
             "one-month T-bill return (Fama-French RF, arch frenchdata) x 12, annualised fraction: "
             "the offline stand-in for ^IRX"
@@ -130,11 +150,13 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
         percent = yield_percent(close.to_numpy())
         daily = percent if name == "long_yield" else percent / 100.0
         values = as_of(daily, pd.DatetimeIndex(close.index), sessions)
+        through = pd.Timestamp(close.index[-1])
         unit = "percent" if name == "long_yield" else "annualised fraction (discount basis)"
         description = (
             f"{symbol} daily close from {source}, {unit}; quotes above {YIELD_X10_THRESHOLD:g} read as x 10"
         )
         frequency, lag = "daily", "session t's close, usable at t"
     series = pd.Series(values, index=sessions, name=name)
-    series.attrs = {"name": name, "description": description, "frequency": frequency, "release_lag": lag}
+    series.attrs = {"name": name, "description": description, "frequency": frequency, "release_lag": lag,
+                    "current_through": f"{through:%Y-%m-%d}"}
     return series

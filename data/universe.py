@@ -27,9 +27,11 @@ SKFOLIO_STOCKS = (
 class UniverseEntry:
     """One symbol: its part in the playbook and how the embedded source stands in for it.
 
-    kind     how the embedded source builds it: "arch-ohlcv", "arch-vix", "basket", "tbill",
-             "stock", "index-close", or "none" (no daily series offline)
-    members  basket constituents (skfolio tickers), for kind "basket"
+    kind     how the embedded source builds it: "spliced" (an OHLCV series with a close-only
+             stand-in before and after it, see data.embedded.splice), "arch-vix", "basket",
+             "tbill", "stock", "index-close", or "none" (no daily series offline)
+    members  basket constituents (skfolio tickers), for kind "basket" and for the close-only
+             stand-in of kind "spliced" (empty: the stand-in is skfolio's S&P 500 index close)
     """
 
     symbol: str
@@ -45,14 +47,18 @@ UNIVERSE: dict[str, UniverseEntry] = {
         UniverseEntry(
             "SPY",
             "S&P 500 ETF: benchmark, option underlying",
-            "arch-ohlcv",
-            "S&P 500 price index, daily OHLCV (arch sp500; no dividends: adj_close = close)",
+            "spliced",
+            "S&P 500 price index (no dividends: adj_close = close): daily OHLCV 1999-2018 (arch sp500), "
+            "close only 1990-1998 and 2019-2022 (skfolio sp500_index)",
         ),
         UniverseEntry(
             "QQQ",
             "Nasdaq-100 ETF: tech momentum",
-            "arch-ohlcv",
-            "NASDAQ Composite index, daily OHLCV (arch nasdaq; no dividends: adj_close = close)",
+            "spliced",
+            "NASDAQ Composite index, daily OHLCV 1999-2018 (arch nasdaq; no dividends: adj_close = close); "
+            "close only 1990-1998 and 2019-2022: tech basket AAPL, MSFT, AMD (skfolio adj. closes, "
+            "equal weight, rebalanced daily), chained to the Composite's level at each seam",
+            ("AAPL", "MSFT", "AMD"),
         ),
         UniverseEntry(
             "SMH",
@@ -85,20 +91,21 @@ UNIVERSE: dict[str, UniverseEntry] = {
             "BIL",
             "1-3 month T-bill ETF: cash",
             "tbill",
-            "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start",
+            "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start;"
+            " ends with RF (2018-11): past it a run carries it at --cash-rate",
         ),
         UniverseEntry(
             "SHY",
             "1-3 year Treasury ETF: short T-bills",
             "tbill",
             "T-bill total-return index from Fama-French monthly RF (arch frenchdata), 100 at start;"
-            " a 1-month bill, so no 1-3 year duration",
+            " a 1-month bill, so no 1-3 year duration; ends with RF (2018-11)",
         ),
         UniverseEntry(
             "^VIX",
             "CBOE volatility index: vol regime, option IV",
             "arch-vix",
-            "CBOE VIX daily close (arch vix)",
+            "CBOE VIX daily close (arch vix); outside it a run uses the implied-vol proxy, named in run.json",
         ),
         UniverseEntry(
             "^TNX",
@@ -110,7 +117,8 @@ UNIVERSE: dict[str, UniverseEntry] = {
             "^IRX",
             "13-week T-bill yield: cash rate",
             "none",
-            "no daily bill yield ships offline; monthly stand-in: load_macro('tbill_rate') (Fama-French RF)",
+            "no daily bill yield ships offline; monthly stand-in: load_macro('tbill_rate') (Fama-French RF, "
+            "through 2018-11), then --cash-rate",
         ),
         UniverseEntry(
             "^GSPC",

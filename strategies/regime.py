@@ -202,12 +202,16 @@ def compute_features(
         out[f"spy_ret_{n}s_z"] = out[f"spy_ret_{n}s"] / scale
     out["vol_premium"] = out["implied_vol"] / out["realized_vol_20s"]
 
+    # on a close-only segment of a spliced series (the embedded SPY outside 1999-2018) high = low
+    # and volume = 0 mean "unknown", not "no range" or "no trading": NaN there. high > low marks a
+    # printed bar (real_open would not do: it is also False on a stale open with a real range)
+    printed = spy["high"] > spy["low"]
     if _has_range(spy):
-        out["hl_range_5s"] = ((spy["high"] - spy["low"]) / spy["close"]).rolling(5).mean()
+        out["hl_range_5s"] = ((spy["high"] - spy["low"]) / spy["close"]).where(printed).rolling(5).mean()
     else:
         missing["hl_range_5s"] = "SPY series is close-only (no intraday high/low)"
     if _has_volume(spy):
-        volume = spy["volume"].astype(float)
+        volume = spy["volume"].astype(float).where(printed)
         out["volume_ratio_20s"] = volume / volume.rolling(20).mean()
     else:
         missing["volume_ratio_20s"] = "SPY series has no volume"
@@ -500,7 +504,9 @@ def _rate_features(long_yield, idx, out, missing) -> pd.Series:
     if long_yield is None:
         missing.update({n: "no long-yield series given" for n in ("yield_level_pct", *daily_names)})
         return pd.Series("none", index=idx, dtype=object)
-    level = long_yield.astype(float).reindex(idx).ffill()
+    # inside only: past a series' end (the embedded Moody's Aaa after 2019-02-06) the level stays NaN
+    # and the rate rules do not fire, rather than reading a stale figure as "rates stable"
+    level = long_yield.astype(float).reindex(idx).ffill(limit_area="inside")
     description = long_yield.attrs.get("description") or long_yield.name or "long yield"
     frequency = long_yield.attrs.get("frequency") or _infer_frequency(level)
     out["yield_level_pct"] = level

@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS
 
 from cli import main
 
-SHORT = ["--start", "2016-01-04", "--end", "2018-12-31"]
+SHORT = ["--start", "2016-01-04", "--end", "2018-12-31", *CASH_RATE_ARGS]
 
 
 def invoke(*args):
@@ -26,6 +27,10 @@ def test_the_main_job_writes_every_output(tmp_path):
     assert "Sharpe" in result.output and "benchmark" in result.output
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["strategy"] == "neutral"
+    # the default playbook span: SPY's OHLCV years, ended with the last published T-bill rate
+    assert (run["settings"]["data_first_session"], run["settings"]["data_last_session"]) == (
+        "1999-01-04", "2018-11-30")
+    assert [s["series"] for s in run["settings"]["stand_ins"]] == ["^VIX"]  # GARCH before VIX starts
     assert len(run["settings"]["data_hash"]) == 64
     orders = pd.read_csv(out / "orders.csv")
     options = orders[(orders["kind"] == "option") & (orders["reason"] != "expiry") & (orders["quantity"] > 0)]
@@ -53,7 +58,7 @@ def test_config_file_and_command_line_precedence(tmp_path):
                       "params:\n  put_budget: 0.002\n")
     out = tmp_path / "run"
     result = invoke("backtest", "--strategy", "defensive", "--config", str(config), "--stop", "fixed:10%",
-                    "--out", str(out), "--no-tearsheet")
+                    *CASH_RATE_ARGS, "--out", str(out), "--no-tearsheet")
     assert result.exit_code == 0, result.output
     settings = json.loads((out / "run.json").read_text())["settings"]
     assert [s["kind"] for s in settings["risk"]["stops"]] == ["fixed"]

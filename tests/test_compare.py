@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS, NOVEMBER_2018_CASH_RATE
 
 import backtests.compare as compare_module
 import data
@@ -33,7 +34,7 @@ from data.windows import windows_of_kind
 # with "" on a float column, which pandas 3 warns about; reported to the lead with the one-line fix
 # (.astype(object) before .fillna("")). Narrow: this message and category only.
 STRATEGIES = ("momentum", "neutral", "defensive", "playbook")
-SPAN = ["--start", "2015-01-01", "--end", "2018-12-31"]
+SPAN = ["--start", "2015-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS]
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +187,8 @@ def test_compare_from_saved_runs_reuses_them_without_running(compared, tmp_path,
 
 def test_compare_shows_a_progress_bar_over_strategies():
     stream = io.StringIO()
-    spec = MarketSpec(start=pd.Timestamp("2017-01-01"), end=pd.Timestamp("2018-12-31"), window="year-end")
+    spec = MarketSpec(start=pd.Timestamp("2017-01-01"), end=pd.Timestamp("2018-12-31"), window="year-end",
+                      cash_rate=NOVEMBER_2018_CASH_RATE)
     results, market = run_strategies(["momentum", "defensive"], spec, show_progress=True,
                                      progress_file=stream)
     assert [r.strategy for r in results] == ["momentum", "defensive"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
+from rates import NOVEMBER_2018_CASH_RATE
 
 from backtests.compare import compare
 
@@ -32,7 +33,8 @@ TIMEOUT_SECONDS = 120
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser") / "report"
     outcome = compare(strategies=list(STRATEGIES), out=out,
-                      settings={"window": "year-end", "start": "2014-01-01", "end": "2018-12-31"})
+                      settings={"window": "year-end", "start": "2014-01-01", "end": "2018-12-31",
+                                "cash_rate": NOVEMBER_2018_CASH_RATE})
     return outcome.report
 
 
@@ -128,7 +130,8 @@ def test_pages_load_without_console_errors(report, tmp_path):
     from backtests.reports import write_tearsheet
     from backtests.runner import RunSettings, run_backtest
 
-    market = prepare_market(MarketSpec(start="2016-01-04", end="2018-12-31"))
+    market = prepare_market(MarketSpec(start="2016-01-04", end="2018-12-31",
+                                       cash_rate=NOVEMBER_2018_CASH_RATE))
     tearsheet = write_tearsheet(run_backtest(RunSettings("defensive"), market), tmp_path / "tearsheet.html")
     for page in (report, tearsheet):
         done = _chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri())

@@ -54,11 +54,20 @@ def test_list_embedded():
     lines = result.output.splitlines()
     assert lines[0].split()[:2] == ["symbol", "in"]
     spy = next(line for line in lines if line.startswith("SPY "))
-    assert "1999-01-04" in spy and "2018-12-31" in spy and "S&P 500 price index" in spy
+    assert "1990-01-02" in spy and "2022-12-28" in spy and "partly" in spy and "S&P 500 price index" in spy
+    at = lines.index(spy)
+    assert [line.split()[1:5] for line in lines[at + 1:at + 4]] == [
+        ["1990-01-02", "..", "1998-12-31", "close-only"],
+        ["1999-01-04", "..", "2018-12-31", "ohlcv"],
+        ["2019-01-02", "..", "2022-12-28", "close-only"],
+    ]
+    assert "skfolio sp500_index" in lines[at + 1] and "arch sp500" in lines[at + 2]
+    qqq = lines.index(next(line for line in lines if line.startswith("QQQ ")))
+    assert "tech basket AAPL, MSFT, AMD" in lines[qqq + 1] and "arch nasdaq" in lines[qqq + 2]
     smh = next(line for line in lines if line.startswith("SMH "))
     assert "no daily semiconductor series ships offline" in smh
-    assert len(lines) == 12  # header + the 11 playbook symbols
-    assert len(run("list", "--all").output.splitlines()) == 12 + 21  # ^GSPC and 20 large caps
+    assert len(lines) == 12 + 6  # header + the 11 playbook symbols + 3 segment lines for SPY and QQQ
+    assert len(run("list", "--all").output.splitlines()) == 18 + 21  # ^GSPC and 20 large caps
 
 
 def test_list_and_validate_report_stale_opens():
@@ -97,11 +106,11 @@ def test_validate_embedded_passes_and_lists_the_repair():
 
 
 def test_validate_embedded_failures_exit_2():
-    result = run("validate", "--symbols", "SMH,SPY", "--start", "1995-01-01")
+    result = run("validate", "--symbols", "SMH,SPY", "--start", "1985-01-01")
     assert result.exit_code == 2
     lines = result.output.splitlines()
     assert lines[0].startswith("FAIL  SMH  embedded source has no daily series for SMH")
-    assert lines[1].startswith("FAIL  SPY  embedded SPY on 1995-01-01 breaks rule 'history covers start'")
+    assert lines[1].startswith("FAIL  SPY  embedded SPY on 1985-01-01 breaks rule 'history covers start'")
 
 
 def test_validate_csv_folders():

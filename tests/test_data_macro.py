@@ -42,7 +42,7 @@ def test_long_yield_embedded_is_aaa_from_the_7th():
 def test_tbill_rate_embedded_is_rf_of_the_current_month_annualised():
     raw = arch.data.frenchdata.load()
     rf = {divmod(int(stamp.value), 100): value for stamp, value in zip(raw.index, raw["RF"])}
-    days = pd.to_datetime(["2018-10-31", "2018-11-01", "2018-12-03"])
+    days = pd.to_datetime(["2018-10-31", "2018-11-01", "2018-11-30"])
     series = macro.load_macro("tbill_rate", days)
     np.testing.assert_allclose(
         series.to_numpy(), [rf[(2018, 10)] * 12 / 100, rf[(2018, 11)] * 12 / 100, rf[(2018, 11)] * 12 / 100]
@@ -59,7 +59,20 @@ def test_nan_before_first_release_and_shape():
         series.index.equals(pd.DatetimeIndex(days).as_unit("ns").rename("date"))
         and series.name == "long_yield"
     )
-    assert set(series.attrs) == {"name", "description", "frequency", "release_lag"}
+    assert set(series.attrs) == {"name", "description", "frequency", "release_lag", "current_through"}
+
+
+@pytest.mark.parametrize("name, through", [("tbill_rate", "2018-11-30"), ("long_yield", "2019-02-06"),
+                                           ("core_cpi", "2019-01-14")])
+def test_a_monthly_series_ends_when_its_next_figure_is_due_and_missing(name, through):
+    # RF of 2018-11 is the file's last (the December bill return is not in it); Moody's 2018-12 is
+    # released 2019-01-07 and its successor would be on 2019-02-07; CPI 2018-11 on 2018-12-15, its
+    # successor on 2019-01-15. Past that day the last figure is not carried on.
+    last = pd.Timestamp(through)
+    days = pd.DatetimeIndex([last, last + pd.Timedelta(days=1), pd.Timestamp("2022-12-28")])
+    series = macro.load_macro(name, days)
+    assert np.isfinite(series.iloc[0]) and series.iloc[1:].isna().all()
+    assert series.attrs["current_through"] == through
 
 
 @pytest.mark.parametrize(

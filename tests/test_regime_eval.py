@@ -257,7 +257,7 @@ def embedded_features():
 
 def test_embedded_inputs_name_their_sources_and_gaps(embedded_features):
     f = embedded_features
-    assert f.index[0] == pd.Timestamp("1999-01-04") and f.index[-1] == pd.Timestamp("2018-12-31")
+    assert f.index[0] == pd.Timestamp("1990-01-02") and f.index[-1] == pd.Timestamp("2022-12-28")
     # VIX where the embedded VIX exists, the labelled realized-vol stand-in elsewhere
     assert f.loc["2013-12-31", "vol_source"] == "realized x1.28"
     assert f.loc["2014-01-03", "vol_source"] == "VIX"

@@ -23,6 +23,7 @@ import optuna
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rates import CASH_RATE_ARGS, NOVEMBER_2018_CASH_RATE
 
 from backtests import tuning
 from backtests.errors import RunError
@@ -328,12 +329,13 @@ def test_figures_are_written(tmp_path):
 @pytest.fixture(scope="module")
 def witching_market():
     """The market every integration study uses, prepared once for the module."""
-    return prepare_market(MarketSpec(start=START, end=END, window="triple-witching"))
+    return prepare_market(MarketSpec(start=START, end=END, window="triple-witching",
+                                     cash_rate=NOVEMBER_2018_CASH_RATE))
 
 
 def request(tmp_path, **changes) -> TuneRequest:
     values = {"strategy": "neutral", "stop": "trailing:1%..6%:1%", "start": START, "end": END,
-              "out": str(tmp_path / "tune"), "progress": False}
+              "out": str(tmp_path / "tune"), "progress": False, "cash_rate": NOVEMBER_2018_CASH_RATE}
     return TuneRequest(**{**values, **changes})
 
 
@@ -433,8 +435,8 @@ def test_a_study_defined_otherwise_is_refused(tmp_path, witching_market):
 def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
     out = tmp_path / "tune"
     command = [sys.executable, str(ROOT / "cli.py"), "tune", "--strategy", "neutral", "--stop",
-               "trailing:1%..6%:1%", "--start", "2012-01-01", "--end", "2018-12-31", "--out", str(out),
-               "--no-progress"]
+               "trailing:1%..6%:1%", "--start", "2012-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS, "--out",
+               str(out), "--no-progress"]
     log = tmp_path / "worker.log"
     with open(log, "wb") as sink:
         worker = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
@@ -484,7 +486,7 @@ def test_cli_tune_and_the_best_trial_reproduced_by_a_plain_backtest(tmp_path):
     out = tmp_path / "tune"
     result = runner.invoke(main, ["tune", "--strategy", "neutral", "--stop", "trailing:1%..4%:1%",
                                   "--take-profit", "5%..10%:5%", "--start", "2012-01-01", "--end",
-                                  "2018-12-31", "--out", str(out), "--no-progress"])
+                                  "2018-12-31", *CASH_RATE_ARGS, "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "verdict: out of sample (2015-2018, 16 windows)" in result.output
     assert "overfitting: PBO" in result.output and "deflated Sharpe ratio" in result.output
@@ -498,12 +500,14 @@ def test_cli_tune_and_the_best_trial_reproduced_by_a_plain_backtest(tmp_path):
     stored = data.returns[int(best["trial"])].to_numpy()
 
     backtest = runner.invoke(main, ["backtest", "--strategy", "neutral", "--window", "triple-witching",
-                                    "--start", "2012-01-01", "--end", "2018-12-31", "--stop", best["stop"],
+                                    "--start", "2012-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS,
+                                    "--stop", best["stop"],
                                     "--take-profit", best["take_profit"], "--out", str(tmp_path / "bt"),
                                     "--no-tearsheet"])
     assert backtest.exit_code == 0, backtest.output
     returns = pd.read_csv(tmp_path / "bt" / "returns.csv", index_col="date", parse_dates=True)["returns"]
-    market = prepare_market(MarketSpec(start=START, end=END, window="triple-witching"))
+    market = prepare_market(MarketSpec(start=START, end=END, window="triple-witching",
+                                     cash_rate=NOVEMBER_2018_CASH_RATE))
     again = window_returns(returns, market.windows).to_numpy()
     assert np.array_equal(again, stored)  # exactly: the same run, not a near one
     assert score("sharpe", again) == best["in_sample"]

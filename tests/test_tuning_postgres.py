@@ -22,6 +22,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from rates import CASH_RATE_ARGS
 
 from backtests import tuning
 from backtests.tuning import STOP_PARAM
@@ -71,7 +72,7 @@ def postgres_url():
 def test_two_processes_finish_a_shared_grid_exactly_once(postgres_url, tmp_path):
     levels = [round(0.01 * n, 2) for n in range(1, 9)]
     command = [sys.executable, str(ROOT / "cli.py"), "tune", "--strategy", "neutral", "--stop",
-               "trailing:1%..8%:1%", "--start", "2012-01-01", "--end", "2018-12-31",
+               "trailing:1%..8%:1%", "--start", "2012-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS,
                "--storage", postgres_url, "--study", "shared-grid", "--no-progress"]
     # both start together, against a database without Optuna's tables: they race to create them too
     workers = [subprocess.Popen(command + ["--out", str(tmp_path / f"worker{n}")], cwd=ROOT,
