@@ -28,20 +28,20 @@ def run(*args, timeout=300):
 
 
 def test_backtest_from_python_runs_the_stop_it_says(tmp_path):
-    out = run("examples/backtest_from_python.py", "--start", "2017-01-03", "--end", "2018-12-31",
+    out = run("examples/backtest_from_python.py", "--start", "2017-01-03", "--end", "2018-11-30",
               "--out", tmp_path / "run")
     assert "momentum (default rules)" in out and "momentum (trailing 3%)" in out
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["settings"]["risk"]["stops"] == [{"atr_sessions": 14, "kind": "trailing", "level": 0.03}]
     returns = pd.read_csv(tmp_path / "run" / "returns.csv", index_col=0, parse_dates=True)
-    assert returns.index[0] == pd.Timestamp("2017-01-03") and returns.index[-1] == pd.Timestamp("2018-12-31")
+    assert returns.index[0] == pd.Timestamp("2017-01-03") and returns.index[-1] == pd.Timestamp("2018-11-30")
 
 
 def test_year_end_event_study_has_one_row_per_window(tmp_path):
-    out = run("examples/year_end_event_study.py", "--strategies", "momentum,neutral", "--start", "2014-01-02",
-              "--end", "2018-12-31", "--out", tmp_path)
-    # events 2014 .. 2018: the last session of each December
-    assert re.search(r"^5 year-end windows, events 2014-12-31 \.\. 2018-12-31$", out, re.M), out
+    out = run("examples/year_end_event_study.py", "--strategies", "momentum,neutral", "--start", "2013-01-02",
+              "--end", "2018-11-30", "--out", tmp_path)
+    # events 2013 .. 2017: the last session of each December (the T-bill rate ends with 2018-11)
+    assert re.search(r"^5 year-end windows, events 2013-12-31 \.\. 2017-12-29$", out, re.M), out
     for name in ("momentum", "neutral"):
         assert f"event study: {name} on 5 year-end windows" in out
         table = pd.read_csv(tmp_path / f"{name}-windows.csv")
@@ -54,7 +54,7 @@ def test_year_end_event_study_has_one_row_per_window(tmp_path):
 
 def test_compare_report_writes_one_page_with_every_strategy(tmp_path):
     out = run("examples/compare_report.py", "--strategies", "momentum,defensive", "--window", "year-end",
-              "--start", "2014-01-02", "--end", "2018-12-31", "--out", tmp_path / "cmp")
+              "--start", "2013-01-02", "--end", "2018-11-30", "--out", tmp_path / "cmp")
     assert "report:" in out
     page = (tmp_path / "cmp" / "compare.html").read_text()
     metrics = pd.read_csv(tmp_path / "cmp" / "metrics.csv")
@@ -65,7 +65,7 @@ def test_compare_report_writes_one_page_with_every_strategy(tmp_path):
 
 def test_tune_stop_loss_tries_every_cell_and_judges_out_of_sample(tmp_path):
     out = run("examples/tune_stop_loss.py", "--stop", "trailing:2%..6%:2%", "--start", "2013-01-02",
-              "--end", "2018-12-31", "--min-train-years", "2", "--out", tmp_path / "tune")
+              "--end", "2018-11-30", "--min-train-years", "2", "--out", tmp_path / "tune")
     board = pd.read_csv(tmp_path / "tune" / "leaderboard.csv")
     assert sorted(board["rule"]) == ["trailing:2%", "trailing:4%", "trailing:6%"]
     assert (board["state"] == "COMPLETE").all()
