@@ -253,8 +253,12 @@ def _segments(index: pd.DatetimeIndex, real_open: np.ndarray, ohlcv_source: str,
 
 
 def _finish(frame: pd.DataFrame, real_open, segments: list[Segment]) -> pd.DataFrame:
-    """Add the real_open column and the segments entry that every embedded frame carries."""
-    frame[REAL_OPEN] = np.asarray(real_open, dtype=bool)
+    """Add the real_open column and the segments entry that every embedded frame carries.
+
+    `real_open` (False on a close-only segment) can only turn rows False: a stale open inside an OHLCV
+    segment stays False as data.frames' rule found it (price_frame set the column)."""
+    found = frame[REAL_OPEN].to_numpy(bool) if REAL_OPEN in frame else np.ones(len(frame), bool)
+    frame[REAL_OPEN] = found & np.asarray(real_open, dtype=bool)
     frame.attrs["segments"] = [segment.as_dict() for segment in segments]
     return frame
 

@@ -183,8 +183,9 @@ def check_real_open(frame: pd.DataFrame, symbol: str, origin: str) -> None:
 
 
 def stale_opens(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per calendar year: sessions, stale opens (open == previous close), their share, and the
-    sessions whose open is not real for any reason (stale, or close-only rows).
+    """Per calendar year: sessions with a printed open (close-only rows of a spliced history, where
+    open = high = low = close, have none), stale opens among them (open == previous close), their
+    share, and the sessions whose open is not real for any reason (stale, or close-only rows).
 
     >>> f = pd.DataFrame({"open": [10.0, 11.0, 12.0], "close": [11.0, 11.5, 12.5],
     ...                   "real_open": [True, False, True]},
@@ -196,12 +197,16 @@ def stale_opens(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.attrs.get("close_only"):
         stale[:] = False  # a close-only series has no opens at all, stale or not
     years = frame.index.year
+    printed = pd.Series(True, index=frame.index)
+    if {"high", "low"} <= set(frame.columns):
+        printed = ~((frame["open"] == frame["high"]) & (frame["high"] == frame["low"])
+                    & (frame["low"] == frame["close"]))
     table = pd.DataFrame({
-        "sessions": stale.groupby(years).size(),
-        "stale": stale.groupby(years).sum().astype(int),
+        "sessions": printed.groupby(years).sum().astype(int),
+        "stale": (stale & printed).groupby(years).sum().astype(int),
         "not_real": (~frame[REAL_OPEN]).groupby(years).sum().astype(int),
     })
-    table["share"] = table["stale"] / table["sessions"]
+    table["share"] = (table["stale"] / table["sessions"].where(table["sessions"] > 0)).fillna(0.0)
     table.index.name = "year"
     return table
 
@@ -222,7 +227,8 @@ def stale_summary(frame: pd.DataFrame) -> str:
     total, count = int(table["sessions"].sum()), int(table["stale"].sum())
     if count == 0:
         return "no stale opens"
-    text = f"stale opens (open = previous close) on {count} of {total} sessions ({count / total:.1%})"
+    text = (f"stale opens (open = previous close) on {count} of {total} sessions with an open "
+            f"({count / total:.1%})")
     material = table[table["share"] >= STALE_MATERIAL]
     if len(material):
         text += "; " + ", ".join(f"{year} {share:.0%}" for year, share in material["share"].items())
