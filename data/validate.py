@@ -219,7 +219,7 @@ def stale_summary(frame: pd.DataFrame) -> str:
     >>> f = pd.DataFrame({"open": [1.0, 1.0, 2.0, 3.0], "close": [1.0, 2.0, 3.0, 4.0]}, index=idx)
     >>> f["real_open"] = [True, False, False, False]
     >>> stale_summary(f)
-    'stale opens (open = previous close) on 3 of 4 sessions (75.0%); 2018 75%'
+    'stale opens (open = previous close) on 3 of 4 sessions with an open (75.0%); 2018 75%'
     """
     if frame.attrs.get("close_only"):
         return "close-only: no session has a real open"

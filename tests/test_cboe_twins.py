@@ -165,7 +165,7 @@ def test_vix_year_gaps_match_pandas(full_market):
     by_year = frame.groupby(frame.index.year)
     whole_model = by_year["source"].agg(lambda s: s.isin(["ewma", "garch", "realized"]).all())
     years = [y for y in PUBLISHED_VIX if y in whole_model.index and whole_model[y]]
-    assert list(gaps.index) == years and years[0] == 2001 and years[-1] == 2013  # 1999-2000: warm-up
+    assert list(gaps.index) == years and years[0] == 1999 and years[-1] == 2013  # warm from the 1990 history
     for year in years:
         assert gaps[year] == pytest.approx(by_year["vix"].mean()[year] - PUBLISHED_VIX[year], rel=1e-12)
 

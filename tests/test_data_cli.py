@@ -83,7 +83,7 @@ def test_list_and_validate_report_stale_opens():
     spy, qqq, xle = result.output.splitlines()[:3]
     assert "stale opens (open = previous close) on 2004 of 5031 sessions with an open (39.8%)" in spy
     assert "1999 96%" in spy and "2006 43%" in spy and "2013 26%" in spy and "2016" not in spy
-    assert "on 8 of 5031 sessions (0.2%); no year at 5% or more" in qqq
+    assert "on 8 of 5031 sessions with an open (0.2%); no year at 5% or more" in qqq
     assert xle.endswith("close-only: no session has a real open")
 
 

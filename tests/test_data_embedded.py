@@ -16,7 +16,7 @@ import pytest
 import data
 from data import embedded
 from data.errors import DataError
-from data.frames import COLUMNS
+from data.frames import COLUMNS, real_open_mask
 from data.hashing import data_hash
 
 UNIVERSE_LOADABLE = ["SPY", "QQQ", "XLE", "XLP", "XLF", "BIL", "SHY", "^VIX"]
@@ -47,11 +47,14 @@ def test_every_loadable_symbol_has_the_canonical_shape():
         if not frame.attrs["has_volume"]:
             assert (frame["volume"] == 0.0).all()
         segments = frame.attrs["segments"]
+        rule = pd.Series(real_open_mask(frame["open"], frame["high"], frame["low"], frame["close"],
+                                        frame.attrs["close_only"]), frame.index)
         assert segments[0]["first"] == f"{frame.index[0]:%Y-%m-%d}"
         assert segments[-1]["last"] == f"{frame.index[-1]:%Y-%m-%d}"
         for segment in segments:
             rows = frame.loc[segment["first"]:segment["last"]]
-            assert rows["real_open"].all() == (segment["kind"] == "ohlcv")
+            # an OHLCV segment's opens are real but where data.frames' rule finds them stale
+            np.testing.assert_array_equal(rows["real_open"].to_numpy(), rule.loc[rows.index].to_numpy())
             if segment["kind"] == "close-only":
                 assert not rows["real_open"].any() and (rows["volume"] == 0.0).all()
                 for column in ("open", "high", "low", "adj_close"):
@@ -68,7 +71,9 @@ def test_index_proxies_equal_arch_loader_on_their_ohlcv_years(symbol, module):
     for ours, theirs in zip(COLUMNS, ["Open", "High", "Low", "Close", "Adj Close", "Volume"]):
         np.testing.assert_array_equal(frame[ours].to_numpy(), expected[theirs].to_numpy(dtype="float64"))
     assert frame.attrs["close_only"] is False and frame.attrs["has_volume"] is True
-    assert frame["real_open"].all()
+    # real opens are the vendor's opens except the stale ones (open = previous close)
+    stale = expected["Open"].to_numpy()[1:] == expected["Close"].to_numpy()[:-1]
+    np.testing.assert_array_equal(frame["real_open"].to_numpy()[1:], ~stale)
 
 
 def test_sp500_known_closes_from_the_file():
