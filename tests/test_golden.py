@@ -56,11 +56,11 @@ def test_readme_table_shows_the_stored_sharpe_of_each_strategy(stored):
     """An independent reading of the README: each row's Sharpe cell is the stored figure, rounded."""
     table = golden.block_of((ROOT / "README.md").read_text(), "readme").splitlines()
     header = [cell.strip() for cell in table[0].strip("|").split("|")]
-    column = header.index("Sharpe")
+    column = header.index("Sharpe (over T-bills)")
     for line in table[2:2 + len(golden.STRATEGIES)]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         name = cells[0].strip("`")
-        assert cells[column] == f"{stored['full']['runs'][name]['Sharpe']:.2f}"
+        assert cells[column] == f"{stored['full']['runs'][name]['Sharpe (over T-bills)']:.2f}"
 
 
 def test_diff_names_what_moved_and_ignores_rounding():

@@ -38,7 +38,7 @@ TABLES = {  # file -> marker name -> renderer (below)
     "docs/results.md": "results",
 }
 # the README's one table: full-history figures by metric label, then the mean window return per kind
-README_METRICS = ("CAGR", "Volatility (ann.)", "Sharpe", "Max drawdown")
+README_METRICS = ("CAGR", "Excess CAGR over T-bills", "Sharpe (over T-bills)", "Max drawdown")
 README_KINDS = ("triple-witching", "year-end")
 
 
