@@ -29,6 +29,7 @@ from backtests.errors import RunError
 from backtests.market import MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, load_run, write_run
+from backtests.regime_eval import DEFAULT_MODEL
 from backtests.result import RunResult
 from backtests.runner import run_backtest
 from backtests.windows_eval import (
@@ -295,7 +296,9 @@ def _spec_of_saved(result: RunResult, kind: str) -> MarketSpec:
     return MarketSpec(source=record.get("source") or "embedded", start=day(record.get("start")),
                       end=day(record.get("end")), data_dir=record.get("data_dir"),
                       cache_dir=record.get("cache_dir"), window=kind,
-                      before=_sessions(record, "before"), after=_sessions(record, "after"))
+                      before=_sessions(record, "before"), after=_sessions(record, "after"),
+                      regime_model=record.get("regime_model") or DEFAULT_MODEL,
+                      cash_rate=None if record.get("cash_rate") is None else float(record["cash_rate"]))
 
 
 def _saved_kind(results) -> str | None:

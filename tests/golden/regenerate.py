@@ -33,13 +33,17 @@ STRATEGIES = ("momentum", "neutral", "defensive", "playbook", "benchmark")
 INDEX = "index (buy and hold)"
 RTOL = 1e-8
 ATOL = 1e-12  # for figures that are exactly zero
-TABLES = {  # file -> marker name -> renderer (below)
-    "README.md": "readme",
-    "docs/results.md": "results",
-}
+TABLES = [  # (file, marker name of a renderer below)
+    ("README.md", "readme"),
+    ("README.md", "before-after"),
+    ("docs/results.md", "results"),
+    ("docs/results.md", "before-after"),
+]
 # the README's one table: full-history figures by metric label, then the mean window return per kind
 README_METRICS = ("CAGR", "Excess CAGR over T-bills", "Sharpe (over T-bills)", "Max drawdown")
 README_KINDS = ("triple-witching", "year-end")
+BEFORE = Path(__file__).resolve().with_name("before.json")  # the figures of the code before issue 10
+SAME_SPAN_CASH_RATE = 0.18 * 12.0 / 100.0  # Fama-French RF 2018-11 (0.18% a month), carried into December
 
 
 def compute(progress=None) -> dict:
@@ -70,6 +74,15 @@ def compute(progress=None) -> dict:
         "runs": {**{name: _column(table[name]) for name in table.columns}, INDEX: _column(index)},
     }
     say(f"full history: {time.perf_counter() - started:.1f} s")
+    # the span the figures before issues 10, 11 and 13 were measured on (tests/golden/before.json):
+    # to 2018-12-31, December 2018 at November's T-bill rate (the named --cash-rate stand-in)
+    begun = time.perf_counter()
+    results, _ = run_strategies(STRATEGIES, MarketSpec(end="2018-12-31", cash_rate=SAME_SPAN_CASH_RATE),
+                                show_progress=False)
+    table = metrics_table(results, include_benchmark=False)
+    figures["same_span"] = {"end": "2018-12-31", "cash_rate": SAME_SPAN_CASH_RATE,
+                            "runs": {name: _column(table[name]) for name in table.columns}}
+    say(f"full history to 2018-12-31: {time.perf_counter() - begun:.1f} s")
     figures["windows"] = {}
     for kind in WINDOW_CHOICES[1:]:
         begun = time.perf_counter()
@@ -268,7 +281,44 @@ def render_results(figures: dict) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"readme": render_readme, "results": render_results}
+def render_before_after(figures: dict) -> str:
+    """Before -> after of each built-in playbook on the same span (1999-01-04 .. 2018-12-31): the code
+    before issues 10, 11 and 13 (tests/golden/before.json, a record) against today's (figures.json)."""
+    before = json.loads(BEFORE.read_text())
+    runs = figures["same_span"]["runs"]
+
+    def pct(value):
+        return "-" if value is None else f"{value:.1%}"
+
+    def ratio(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    head = ["strategy", "CAGR", "excess CAGR over T-bills", "Sharpe over T-bills (over 0% before)",
+            "max drawdown", "trades: hit rate"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in STRATEGIES:
+        old, new = before["runs"][name], runs[name]
+        trades_old = "-" if old["trades"] is None else f"{old['hit_rate']:.0%} of {old['trades']} trades"
+        legs = [f"{kind} legs {pct(new[f'{kind.capitalize()} leg hit rate'])} of "
+                f"{new[f'{kind.capitalize()} legs (closed)']:.0f}"
+                for kind in ("stock", "option") if new.get(f"{kind.capitalize()} legs (closed)")]
+        lines.append("| " + " | ".join([
+            f"`{name}`",
+            f"{pct(old['cagr'])} → {pct(new['CAGR'])}",
+            f"{pct(old['excess_cagr'])} → {pct(new['Excess CAGR over T-bills'])}",
+            f"{ratio(old['sharpe_tbills'])} ({ratio(old['sharpe_zero'])}) → {ratio(new['Sharpe (over T-bills)'])}",
+            f"{pct(old['max_drawdown'])} → {pct(new['Max drawdown'])}",
+            f"{trades_old} → {'; '.join(legs) or '-'}",
+        ]) + " |")
+    lines.append("")
+    lines.append(f"Both on the embedded data, 1999-01-04 .. 2018-12-31; after: December 2018 at November's "
+                 f"T-bill rate ({figures['same_span']['cash_rate']:.2%}, `--cash-rate`). Before: "
+                 f"{before['how']}. Before, a trade was an option fragment or a stock round trip; after, "
+                 "a closed leg round trip (docs/reports.md).")
+    return "\n".join(lines)
+
+
+RENDERERS = {"readme": render_readme, "results": render_results, "before-after": render_before_after}
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -295,7 +345,7 @@ def with_block(text: str, name: str, body: str) -> str:
 def write_tables(figures: dict) -> list[Path]:
     """Rewrite every generated table from `figures`; returns the files that changed."""
     changed = []
-    for relative, name in TABLES.items():
+    for relative, name in TABLES:
         path = ROOT / relative
         text = path.read_text()
         new = with_block(text, name, RENDERERS[name](figures))
