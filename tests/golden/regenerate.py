@@ -306,7 +306,8 @@ def render_before_after(figures: dict) -> str:
             f"`{name}`",
             f"{pct(old['cagr'])} → {pct(new['CAGR'])}",
             f"{pct(old['excess_cagr'])} → {pct(new['Excess CAGR over T-bills'])}",
-            f"{ratio(old['sharpe_tbills'])} ({ratio(old['sharpe_zero'])}) → {ratio(new['Sharpe (over T-bills)'])}",
+            f"{ratio(old['sharpe_tbills'])} ({ratio(old['sharpe_zero'])}) → "
+            f"{ratio(new['Sharpe (over T-bills)'])}",
             f"{pct(old['max_drawdown'])} → {pct(new['Max drawdown'])}",
             f"{trades_old} → {'; '.join(legs) or '-'}",
         ]) + " |")
