@@ -38,12 +38,22 @@ TABLES = [  # (file, marker name of a renderer below)
     ("README.md", "before-after"),
     ("docs/results.md", "results"),
     ("docs/results.md", "before-after"),
+    ("docs/regime.md", "regime"),
+    ("docs/cboe-twins.md", "twins"),
+    ("docs/evaluation.md", "claims"),
+    ("README.md", "checks"),
 ]
 # the README's one table: full-history figures by metric label, then the mean window return per kind
 README_METRICS = ("CAGR", "Excess CAGR over T-bills", "Sharpe (over T-bills)", "Max drawdown")
 README_KINDS = ("triple-witching", "year-end")
 BEFORE = Path(__file__).resolve().with_name("before.json")  # the figures of the code before issue 10
 SAME_SPAN_CASH_RATE = 0.18 * 12.0 / 100.0  # Fama-French RF 2018-11 (0.18% a month), carried into December
+REGIME_COMMAND = "python cli.py regime evaluate --format json"
+PUT_SAME_SESSIONS = ("2006-01-01", "2015-12-31")  # Bondarenko 2016's PUT period, as --start/--end
+PUT_SAME_SESSIONS_RUN = "put 2006-2015"
+# the claims on the column's 20 years (the embedded OHLCV span) and on the whole embedded history
+CLAIM_SPANS = {"1999-2018": {"start": "1999-01-04", "end": "2018-12-31"}, "1990-2022": {}}
+CLAIM_KINDS = ("year-end", "santa-claus", "triple-witching")
 
 
 def compute(progress=None) -> dict:
@@ -104,8 +114,125 @@ def compute(progress=None) -> dict:
             "event_study": {name: rows[name] for name in order},
         }
         say(f"{kind}: {time.perf_counter() - begun:.1f} s")
+    for name, section in (("regime", regime_figures), ("twins", twin_figures), ("claims", claim_figures)):
+        begun = time.perf_counter()
+        figures[name] = section()
+        say(f"{name}: {time.perf_counter() - begun:.1f} s")
     say(f"total: {time.perf_counter() - started:.1f} s")
     return figures
+
+
+def _tree(value):
+    """A JSON-ready copy of nested dicts and lists: floats through _number, dates as ISO days."""
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(k): _tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tree(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    if hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+        if isinstance(value, bool):
+            return value
+    if isinstance(value, int):
+        return value
+    return _number(value)
+
+
+def regime_figures() -> dict:
+    """What `cli.py regime evaluate --format json` prints (every model and window, the CLI's defaults;
+    the reliability rows left out), with the default model, the reason and the selection evidence."""
+    from backtests.regime_eval import PRIOR, REGIMES, evaluate, scorecard_json
+
+    report = evaluate()
+    cards: dict = {}
+    for card in json.loads(scorecard_json(report)):
+        card.pop("reliability", None)
+        model, window = card.pop("model"), card.pop("window")
+        cards.setdefault(model, {})[window] = _tree(card)
+
+    def evidence(block: dict) -> dict:
+        keys = ("sessions", "first", "last", "skill", "skill_ci", "skill_freq", "skill_freq_ci")
+        return {m: _tree({k: c[k] for k in keys}) for m, c in block.items()}
+
+    return {"command": REGIME_COMMAND, "source": report["source"], "horizon": report["horizon"],
+            "prior": dict(zip(REGIMES, PRIOR)), "chosen": report["chosen"], "reason": report["reason"],
+            "selection": evidence(report["selection"]), "holdout": evidence(report["holdout"]),
+            "cards": cards}
+
+
+def _twin_report(report) -> dict:
+    def figure(value):
+        return None if value is None else _number(value)
+
+    return {
+        "first": f"{report.first:%Y-%m-%d}", "last": f"{report.last:%Y-%m-%d}", "rolls": report.rolls,
+        "cash_rate": _number(report.cash_rate),
+        "figures": {name: {k: _number(f[k]) for k in ("cagr", "volatility", "max_drawdown", "sharpe")}
+                    for name, f in report.figures.items()},
+        "checks": {check.rule.measure: {"label": check.rule.label, "value": _number(check.value),
+                                        "published": figure(check.rule.published),
+                                        "low": figure(check.rule.low), "high": figure(check.rule.high),
+                                        "status": check.status}
+                   for check in report.checks},
+        "vix_gaps": {str(year): _number(gap) for year, gap in
+                     (report.vix_gaps.items() if report.vix_gaps is not None else ())},
+    }
+
+
+def twin_figures() -> dict:
+    """`cli.py options benchmark --index X` for every twin on the default span, and the PUT twin on
+    the published 2006-2015 sessions (`--start 2006-01-01 --end 2015-12-31`)."""
+    import pandas as pd
+
+    from backtests.cboe_twins import INDICES, benchmark_report, twin_market
+
+    market = twin_market()
+    runs = {index: _twin_report(benchmark_report(index, market)) for index in INDICES}
+    start, end = (pd.Timestamp(day) for day in PUT_SAME_SESSIONS)
+    runs[PUT_SAME_SESSIONS_RUN] = _twin_report(benchmark_report("put", twin_market(start, end)))
+    return {"command": "python cli.py options benchmark --index NAME", "runs": runs}
+
+
+def claim_figures() -> dict:
+    """`cli.py compare --strategies benchmark --window KIND [--start .. --end ..]` for each claims
+    kind on each span: the benchmark's event study and the column's claims (load_claims)."""
+    from backtests.compare import build_comparison, run_strategies, shared_spec
+    from backtests.windows_eval import RESAMPLES, load_claims
+
+    spans: dict = {}
+    for label, dates in CLAIM_SPANS.items():
+        kinds: dict = {}
+        for kind in CLAIM_KINDS:
+            spec = shared_spec(["benchmark"], {**dates, "window": kind})
+            results, market = run_strategies(["benchmark"], spec, show_progress=False)
+            claims = load_claims(spec, kind, seed=0)
+            comparison = build_comparison(results, kind, [market.windows], market.regime, claims,
+                                          show_progress=False)
+            ranges: dict = {}
+            for row in claims.ranges.to_dict(orient="records"):
+                index = ranges.setdefault(row["index"], {"quoted": [row["quoted_low"], row["quoted_high"]],
+                                                          "horizons": {}})
+                index["horizons"][str(row["horizon"])] = {k: v for k, v in row.items()
+                                                          if k.startswith(("all_", "windows_"))}
+            kinds[kind] = _tree({
+                "windows": len(market.windows),
+                "event_study": {name: comparison.summary.loc[name].to_dict()
+                                for name in comparison.summary.index},
+                "ranges": ranges,
+                "scenarios": claims.scenarios.to_dict(orient="index"),
+                "scenario_counts": claims.scenarios.attrs.get("counts", {}),
+            })
+        spans[label] = {**_tree({"start": dates.get("start"), "end": dates.get("end"),
+                                 "first": claims.first, "last": claims.last,
+                                 "december": claims.december.iloc[0].to_dict(),
+                                 "notes": list(claims.notes)}), "kinds": kinds}
+    return {"command": "python cli.py compare --strategies benchmark --window KIND [--start 1999-01-04 "
+                       "--end 2018-12-31]", "bootstrap": {"resamples": RESAMPLES, "seed": 0}, "spans": spans}
 
 
 def _number(value):
@@ -135,15 +262,16 @@ def _float(value) -> float:
 
 
 def flatten(tree, prefix: str = "") -> dict:
-    """{"a/b/c": leaf} for every leaf of nested dicts.
+    """{"a/b/c": leaf} for every leaf of nested dicts (and lists: "a/0").
 
-    >>> flatten({"full": {"runs": {"neutral": {"Sharpe": 0.5}}}, "command": "x"})
-    {'full/runs/neutral/Sharpe': 0.5, 'command': 'x'}
+    >>> flatten({"full": {"runs": {"neutral": {"Sharpe": 0.5}}}, "command": "x", "ci": [-0.1, 0.2]})
+    {'full/runs/neutral/Sharpe': 0.5, 'command': 'x', 'ci/0': -0.1, 'ci/1': 0.2}
     """
     out = {}
-    for key, value in tree.items():
+    items = enumerate(tree) if isinstance(tree, list) else tree.items()
+    for key, value in items:
         path = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, (dict, list)):  # a list's items are figures too (a CI's two ends)
             out.update(flatten(value, path + "/"))
         else:
             out[path] = value
@@ -319,7 +447,277 @@ def render_before_after(figures: dict) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"readme": render_readme, "results": render_results, "before-after": render_before_after}
+def _section(figures: dict, *path: str):
+    """figures[path[0]][path[1]]...; a KeyError naming the whole path and what is there instead, so
+    that a renamed field of the CLI's output says which renderer line to change."""
+    node = figures
+    for depth, key in enumerate(path):
+        if not isinstance(node, dict) or key not in node:
+            have = list(node) if isinstance(node, dict) else type(node).__name__
+            raise KeyError(f"tests/golden/figures.json has no {'/'.join(path[:depth + 1])}; there: {have}")
+        node = node[key]
+    return node
+
+
+def _skill(value, ci) -> str:
+    return f"{_float(value):+.3f} [{_float(ci[0]):+.3f}, {_float(ci[1]):+.3f}]"
+
+
+def render_regime(figures: dict) -> str:
+    """docs/regime.md: the realized scenario shares beside the prior, the scorecard of every model and
+    window, the default model and why (`cli.py regime evaluate --format json`)."""
+    regime = _section(figures, "regime")
+    cards, prior = _section(figures, "regime", "cards"), _section(figures, "regime", "prior")
+    chosen = _section(figures, "regime", "chosen")
+    every = [card for by_window in cards.values() for card in by_window.values()]
+    first, last = min(c["first"] for c in every), max(c["last"] for c in every)
+    lines = [f"{regime['source']} data, scored sessions {first} .. {last}, every {regime['horizon']}th "
+             f"session (non-overlapping {regime['horizon']}-session horizons); `{regime['command']}`.", "",
+             "| window | sessions | " + " | ".join(prior) + " |", "|---|---:|" + "---:|" * len(prior),
+             "| the column's prior | | " + " | ".join(f"{v:.2f}" for v in prior.values()) + " |"]
+    for window, card in next(iter(cards.values())).items():
+        lines.append(f"| {window} | {card['sessions']} | "
+                     + " | ".join(f"{_float(card['label_shares'][r]):.2f}" for r in prior) + " |")
+    lines += ["", "| model | window | sessions | Brier | prior's | skill vs prior [90% CI] | skill vs frequencies "
+              "known then [90% CI] | log loss (prior's) | hit (prior's) |", "|---|---|---:|---:|---:|---|---|---|---|"]
+    for model, by_window in cards.items():
+        name = f"**{model}**" if model == chosen else model
+        for window, c in by_window.items():
+            lines.append(
+                f"| {name} | {window} | {c['sessions']} | {_float(c['brier']):.4f} | "
+                f"{_float(c['brier_prior']):.4f} | {_skill(c['skill'], c['skill_ci'])} | "
+                f"{_skill(c['skill_freq'], c['skill_freq_ci'])} | {_float(c['log_loss']):.3f} "
+                f"({_float(c['log_loss_prior']):.3f}) | {_float(c['hit_rate']):.3f} ({_float(c['hit_rate_prior']):.3f}) |")
+    hold = _section(figures, "regime", "holdout")
+    held = ", ".join(f"{m} {_skill(c['skill'], c['skill_ci'])}" for m, c in hold.items() if m != "prior")
+    some = next(iter(hold.values()))
+    lines += ["", f"**Default: `{chosen}`**, {regime['reason']}. On the held-out years ({some['first']} .. "
+              f"{some['last']}, {some['sessions']} sessions, not used for the choice), skill vs prior: {held}."]
+    return "\n".join(lines)
+
+
+def _check_cell(rule: dict, value) -> str:
+    """A twin check's figure as `cli.py options benchmark` prints it (backtests.cboe_twins)."""
+    if value is None:
+        return "-"
+    if rule.get("measure") == "return_gap":
+        return f"{value * 100:+.2f} pp"
+    if rule.get("measure") in ("cagr", "benchmark_cagr"):
+        return f"{value:.2%}"
+    if rule.get("measure") == "vix_gap":
+        return f"{value:+.1f}"
+    return f"{value:.2f}"
+
+
+def _check_band(check: dict) -> str:
+    low, high = check["low"], check["high"]
+    if low is None and high is None:
+        return "-"
+    if low is None:
+        return f"below {_check_cell(check, high)}"
+    return f"{_check_cell(check, low)} to {_check_cell(check, high)}"
+
+
+def _checks(run: dict) -> dict:
+    return {measure: {**check, "measure": measure} for measure, check in run["checks"].items()}
+
+
+def render_twins(figures: dict) -> str:
+    """docs/cboe-twins.md: every check of every twin (`cli.py options benchmark --index X`), on the
+    default span and the PUT on the 2006-2015 sessions, with the twins' CAGRs."""
+    runs = _section(figures, "twins", "runs")
+    lines = ["| twin, sessions | CAGR: twin (with costs) / S&P 500 | check | twin | published | band | status |",
+             "|---|---|---|---:|---:|---|---|"]
+    for name, run in runs.items():
+        f = run["figures"]
+        head = [f"**{name.upper()}**, {run['first']} .. {run['last']}",
+                f"{_float(f['twin']['cagr']):.1%} ({_float(f['twin with costs']['cagr']):.1%}) / "
+                f"{_float(f['S&P 500']['cagr']):.1%}"]
+        shown = [c for c in _checks(run).values() if c["measure"] != "vix_gap"  # on its own line below
+                 and (c["measure"] not in PERIOD_MEASURES or name == PUT_SAME_SESSIONS_RUN)
+                 and (c["measure"] not in SHARED_MEASURES or name == next(iter(runs)))]
+        for n, check in enumerate(shown):
+            cells = (head if n == 0 else ["", ""]) + [
+                check["label"], _check_cell(check, check["value"]), _check_cell(check, check["published"]),
+                _check_band(check), check["status"]]
+            lines.append("| " + " | ".join(cells) + " |")
+    first = next(iter(runs.values()))
+    gaps = ", ".join(f"{year} {_float(gap):+.1f}" for year, gap in first["vix_gaps"].items())
+    lines += ["", f"Twins without costs judged, as Cboe's indices carry none; `python cli.py options benchmark "
+              f"--index NAME` (and `--index put --start {PUT_SAME_SESSIONS[0]} --end {PUT_SAME_SESSIONS[1]}`). "
+              f"The proxy's VIX-equivalent minus the published VIX average, by year (VIX points, information): "
+              f"{gaps}."]
+    return "\n".join(lines)
+
+
+def _event(row: dict) -> str:
+    return (f"{int(row['windows'])}: {_pct(row['mean'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}], "
+            f"hit {_pct(row['hit_rate'], False)}")
+
+
+def render_claims(figures: dict) -> str:
+    """docs/evaluation.md: the column's claims on 1999-2018 beside the whole 1990-2022 history."""
+    spans = _section(figures, "claims", "spans")
+    labels = list(spans)
+
+    def row(name, cell):
+        return f"| {name} | " + " | ".join(cell(spans[label]) for label in labels) + " |"
+
+    def kind(span, name):
+        return _section(span, "kinds", name)
+
+    def index_row(span, name):
+        study = kind(span, name)["event_study"]
+        if "benchmark (index)" not in study:
+            raise KeyError(f"claims event study of {name} has no 'benchmark (index)' row; it has {list(study)}")
+        return study["benchmark (index)"]
+
+    def ranges(span, index):
+        return _section(kind(span, "year-end"), "ranges", index)
+
+    def inside(span, index):
+        h = ranges(span, index)["horizons"]
+        return f"{_pct(h['1']['all_inside'], False)} / {_pct(h['5']['all_inside'], False)}"
+
+    def quoted(index):
+        low, high = ranges(spans[labels[0]], index)["quoted"]
+        return f"{low:+.1%}..{high:+.1%}"
+
+    def dec(span):
+        return span["december"]
+
+    some = dec(spans[labels[0]])
+    lines = ["| claim (S&P 500 proxy) | " + " | ".join(
+                f"{spans[label]['first']} .. {spans[label]['last']}" for label in labels) + " |",
+             "|---|" + "---|" * len(labels),
+             row("last two weeks of December: years", lambda s: f"{int(dec(s)['windows'])} "
+                 f"({dec(s)['first'][:4]}-{dec(s)['last'][:4]})"),
+             row(f"mean (quoted {_pct(some['quoted'])})", lambda s: _pct(dec(s)["mean"])),
+             row("median", lambda s: _pct(dec(s)["median"])),
+             row("hit rate", lambda s: f"{_pct(dec(s)['hit_rate'], False)} "
+                 f"({round(_float(dec(s)['hit_rate']) * dec(s)['windows'])} of {int(dec(s)['windows'])})"),
+             row("t-stat", lambda s: f"{_float(dec(s)['t_stat']):.2f}"),
+             row("95% CI of the mean", lambda s: f"[{_pct(dec(s)['ci_low'])}, {_pct(dec(s)['ci_high'])}]"),
+             row("quoted mean inside the CI", lambda s: "yes" if dec(s)["quoted_inside_ci"] else "**no**")]
+    for name, what in (("year-end", "year-end window"), ("santa-claus", "Santa Claus window"),
+                       ("triple-witching", "triple-witching window")):
+        lines.append(row(f"{what}, index: windows: mean [95% CI], hit rate", lambda s, n=name: _event(index_row(s, n))))
+    lines += [
+        row(f"S&P 500 inside {quoted('S&P 500')}, all sessions, 1 / 5 sessions ahead", lambda s: inside(s, "S&P 500")),
+        row("S&P 500 5-session 10th..90th percentile", lambda s: (
+            f"{_pct(ranges(s, 'S&P 500')['horizons']['5']['all_p10'])}.."
+            f"{_pct(ranges(s, 'S&P 500')['horizons']['5']['all_p90'])}")),
+        row(f"Nasdaq-100 inside {quoted('Nasdaq-100')}, 1 / 5 sessions ahead", lambda s: inside(s, "Nasdaq-100")),
+        row("realized scenarios, all sessions (quoted " + "/".join(
+            f"{_float(v['quoted']):.0%}".rstrip("%") for v in kind(spans[labels[0]], "year-end")["scenarios"].values())
+            + ")", lambda s: " / ".join(f"{_float(v['all_sessions']):.1%}".rstrip("%") for v in
+                                        kind(s, "year-end")["scenarios"].values()) + "%"),
+        row("a sell-off after a year-end entry [95% CI]", lambda s: (
+            f"{_pct(kind(s, 'year-end')['scenarios']['selloff']['window_entries'], False)} "
+            f"[{_pct(kind(s, 'year-end')['scenarios']['selloff']['entries_ci_low'], False)}, "
+            f"{_pct(kind(s, 'year-end')['scenarios']['selloff']['entries_ci_high'], False)}] of "
+            f"{kind(s, 'year-end')['scenario_counts']['window_entries']}")),
+    ]
+    lines += ["", "| index, quoted range | h | " + " | ".join(
+        f"{label}: inside, all sessions | p10..p90 | inside, from triple-witching entries" for label in labels)
+        + " |", "|---|---:|" + "---:|---|---:|" * len(labels)]
+    for index in _section(kind(spans[labels[0]], "year-end"), "ranges"):
+        for h in ranges(spans[labels[0]], index)["horizons"]:
+            cells = []
+            for label in labels:
+                all_ = ranges(spans[label], index)["horizons"][h]
+                tw = _section(kind(spans[label], "triple-witching"), "ranges", index, "horizons", h)
+                cells += [_pct(all_["all_inside"], False), f"{_pct(all_['all_p10'])}..{_pct(all_['all_p90'])}",
+                          _pct(tw["windows_inside"], False)]
+            lines.append(f"| {index} {quoted(index)} | {h} | " + " | ".join(cells) + " |")
+    notes = sorted({note for label in labels for note in spans[label]["notes"]})
+    boot = _section(figures, "claims", "bootstrap")
+    lines += ["", f"Bootstrap CIs: {boot['resamples']:,} resamples, seed {boot['seed']}. "
+              f"`{_section(figures, 'claims', 'command')}`."
+              + "".join(f" Note: {note}." for note in notes)]
+    return "\n".join(lines)
+
+
+SHORT = {"vol_ratio": "vol", "return_gap": "return gap", "drawdown_ratio": "drawdown",
+         "cagr": "return", "benchmark_cagr": "S&P 500 leg", "iv_ratio": "proxy VIX / realised vol"}
+PERIOD_MEASURES = ("cagr", "benchmark_cagr")  # judged on the same-session run, not the whole span
+SHARED_MEASURES = ("iv_ratio",)  # a property of the option market, the same for every twin: shown once
+
+
+def _twin_shown(name: str, check: dict) -> bool:
+    """Whether a check belongs in a twin's row: judged (PASS/MISS), not a shared measure, and a
+    same-session figure only in the same-session run."""
+    if check["status"] not in ("PASS", "MISS") or check["measure"] in SHARED_MEASURES:
+        return False
+    return (check["measure"] in PERIOD_MEASURES) == (name == PUT_SAME_SESSIONS_RUN)
+
+
+def _short(check: dict, value: float) -> str:
+    """A band's end, short: 0.6, 1, -4.5 pp (percentage points for a return gap), 5.09%."""
+    if check["measure"] == "return_gap":
+        return f"{value * 100:+.3g}"
+    if check["measure"] in PERIOD_MEASURES:
+        return f"{value:.2%}"
+    return f"{value:.3g}"
+
+
+def _published(check: dict) -> str:
+    """The published figure and its band, short: "6.59% ±1.5 pp", "0.70 (0.6..0.8)", "<1", "±2.5 pp"."""
+    low, high, published = check["low"], check["high"], check["published"]
+    unit = " pp" if check["measure"] == "return_gap" else ""
+    if low is None:
+        band = f"<{_short(check, high)}"
+    elif published is not None and check["measure"] in PERIOD_MEASURES \
+            and abs((high - published) - (published - low)) < 1e-9:
+        return f"{_check_cell(check, published)} ±{(high - published) * 100:.1f} pp"
+    elif unit and abs(low + high) < 1e-12:
+        band = f"±{high * 100:.3g}{unit}"
+    else:
+        band = f"{_short(check, low)}..{_short(check, high)}{unit}"
+    return f"{_check_cell(check, published)} ({band})" if published is not None else band
+
+
+def render_checks(figures: dict) -> str:
+    """README.md, one line each: the default regime model's skill per window, the judged checks of
+    each Cboe twin, the December claim on 20 and on 32 years."""
+    chosen = _section(figures, "regime", "chosen")
+    cards = _section(figures, "regime", "cards", chosen)
+    lines = ["| check | ours | published (band) |", "|---|---|---|"]
+    for window, c in cards.items():
+        lines.append(f"| `{chosen}`, {window} | "
+                     f"{_float(c['skill']):+.2f} [{_float(c['skill_ci'][0]):+.2f}, {_float(c['skill_ci'][1]):+.2f}]"
+                     f" / {_float(c['skill_freq']):+.2f} | > 0 |")
+    runs = _section(figures, "twins", "runs")
+    for name, run in runs.items():
+        shown = [c for c in _checks(run).values() if _twin_shown(name, c)]
+        if shown:
+            lines.append(f"| {name.upper()} " + "; ".join(SHORT.get(c["measure"], c["label"]) for c in shown)
+                         + " | " + "; ".join(f"{_check_cell(c, c['value'])} {c['status']}" for c in shown)
+                         + " | " + "; ".join(_published(c) for c in shown) + " |")
+    for name, run in runs.items():
+        for check in (c for c in _checks(run).values() if c["measure"] in SHARED_MEASURES):
+            lines.append(f"| {SHORT.get(check['measure'], check['label'])} | "
+                         f"{_check_cell(check, check['value'])} {check['status']} | {_published(check)} |")
+        break
+    spans = _section(figures, "claims", "spans")
+    decs = {label: _section(span, "december") for label, span in spans.items()}
+    lines.append("| December rally, " + " / ".join(f"{int(d['windows'])}" for d in decs.values()) + " years"
+                 + " | " + " / ".join(f"{_pct(d['mean'])} [{_float(d['ci_low']):+.2%}".rstrip("%")
+                                      + f", {_pct(d['ci_high'])}]"
+                                      for d in decs.values())
+                 + f" | {_pct(next(iter(decs.values()))['quoted'])} |")
+    lines += ["", f"`{chosen}`, the playbook's model: skill vs 35/45/20 [90% CI] / vs base rates then, "
+              f"{regime_span(figures)}. Twins: no costs."]
+    return "\n".join(lines)
+
+
+def regime_span(figures: dict) -> str:
+    every = [c for by_window in _section(figures, "regime", "cards").values() for c in by_window.values()]
+    return f"{min(c['first'] for c in every)[:4]}-{max(c['last'] for c in every)[:4]}"
+
+
+RENDERERS = {"readme": render_readme, "results": render_results, "before-after": render_before_after,
+             "regime": render_regime, "twins": render_twins, "claims": render_claims, "checks": render_checks}
 
 
 def markers(name: str) -> tuple[str, str]:
