@@ -11,11 +11,21 @@ risk rules, exactly as `cli.py backtest` / `cli.py compare` run them:
 - each window kind (backtests.market.WINDOW_CHOICES minus "full"), 5 sessions either side: the
   event-study figures (backtests.windows_eval.event_summary) of every strategy's windows-only run, of
   the index over the same windows and of each strategy's excess over it. A run made of disjoint
-  windows has no annualised figure, so none is stored for it.
+  windows has no annualised figure, so none is stored for it;
+- regime: what `cli.py regime evaluate --format json` prints (backtests.regime_eval.evaluate and
+  scorecard_json: every model on every window kind, without the reliability rows), the default model,
+  the reason and the selection / held-out evidence;
+- twins: every check of `cli.py options benchmark --index X` (backtests.cboe_twins.benchmark_report)
+  for each twin on the default span, and of the PUT twin on 2006-01-01 .. 2015-12-31;
+- claims: `cli.py compare --strategies benchmark --window KIND` for year-end, santa-claus and
+  triple-witching, on 1999-01-04 .. 2018-12-31 and on the whole history: the index's event study and
+  the column's claims (backtests.windows_eval.load_claims).
 
 The runs are deterministic, so tests/test_golden.py compares at rtol 1e-8. The results tables of
 README.md and docs/results.md are written from the stored file by this script (between the
-`<!-- golden:... -->` marker comments), and the test checks they still match it.
+`<!-- golden:... -->` marker comments), as are the scorecard of docs/regime.md, the twin checks of
+docs/cboe-twins.md, the claims of docs/evaluation.md and the README's checks block; the test checks
+they still match it.
 """
 
 from __future__ import annotations
@@ -459,52 +469,75 @@ def _section(figures: dict, *path: str):
     return node
 
 
-def _skill(value, ci) -> str:
-    return f"{_float(value):+.3f} [{_float(ci[0]):+.3f}, {_float(ci[1]):+.3f}]"
+def _table(head: list[str], align: str, rows: list[list[str]]) -> list[str]:
+    """A markdown table: `align` one character a column, "l" or "r"."""
+    rule = "|" + "".join("---:|" if a == "r" else "---|" for a in align)
+    return ["| " + " | ".join(head) + " |", rule, *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _skill(value, ci, digits: int = 3) -> str:
+    return f"{_float(value):+.{digits}f} [{_float(ci[0]):+.{digits}f}, {_float(ci[1]):+.{digits}f}]"
+
+
+def _cards(figures: dict) -> dict:
+    return _section(figures, "regime", "cards")
+
+
+def regime_span(figures: dict) -> str:
+    """The years the scorecard scored: "1992-2022"."""
+    every = [c for by_window in _cards(figures).values() for c in by_window.values()]
+    return f"{min(c['first'] for c in every)[:4]}-{max(c['last'] for c in every)[:4]}"
 
 
 def render_regime(figures: dict) -> str:
     """docs/regime.md: the realized scenario shares beside the prior, the scorecard of every model and
     window, the default model and why (`cli.py regime evaluate --format json`)."""
-    regime = _section(figures, "regime")
-    cards, prior = _section(figures, "regime", "cards"), _section(figures, "regime", "prior")
-    chosen = _section(figures, "regime", "chosen")
+    regime, cards = _section(figures, "regime"), _cards(figures)
+    prior, chosen = _section(figures, "regime", "prior"), _section(figures, "regime", "chosen")
     every = [card for by_window in cards.values() for card in by_window.values()]
-    first, last = min(c["first"] for c in every), max(c["last"] for c in every)
-    lines = [f"{regime['source']} data, scored sessions {first} .. {last}, every {regime['horizon']}th "
-             f"session (non-overlapping {regime['horizon']}-session horizons); `{regime['command']}`.", "",
-             "| window | sessions | " + " | ".join(prior) + " |", "|---|---:|" + "---:|" * len(prior),
-             "| the column's prior | | " + " | ".join(f"{v:.2f}" for v in prior.values()) + " |"]
-    for window, card in next(iter(cards.values())).items():
-        lines.append(f"| {window} | {card['sessions']} | "
-                     + " | ".join(f"{_float(card['label_shares'][r]):.2f}" for r in prior) + " |")
-    lines += ["", "| model | window | sessions | Brier | prior's | skill vs prior [90% CI] | skill vs frequencies "
-              "known then [90% CI] | log loss (prior's) | hit (prior's) |", "|---|---|---:|---:|---:|---|---|---|---|"]
+    horizon = regime["horizon"]
+    lines = [f"{regime['source']} data, scored sessions {min(c['first'] for c in every)} .. "
+             f"{max(c['last'] for c in every)}, every {horizon}th session (non-overlapping {horizon}-session "
+             f"horizons); `{regime['command']}`.", ""]
+    shares = [["the column's prior", "", *(f"{v:.2f}" for v in prior.values())]]
+    shares += [[window, str(card["sessions"]), *(f"{_float(card['label_shares'][r]):.2f}" for r in prior)]
+               for window, card in next(iter(cards.values())).items()]
+    lines += _table(["window", "sessions", *prior], "lr" + "r" * len(prior), shares)
+    rows = []
     for model, by_window in cards.items():
-        name = f"**{model}**" if model == chosen else model
         for window, c in by_window.items():
-            lines.append(
-                f"| {name} | {window} | {c['sessions']} | {_float(c['brier']):.4f} | "
-                f"{_float(c['brier_prior']):.4f} | {_skill(c['skill'], c['skill_ci'])} | "
-                f"{_skill(c['skill_freq'], c['skill_freq_ci'])} | {_float(c['log_loss']):.3f} "
-                f"({_float(c['log_loss_prior']):.3f}) | {_float(c['hit_rate']):.3f} ({_float(c['hit_rate_prior']):.3f}) |")
+            rows.append([f"**{model}**" if model == chosen else model, window, str(c["sessions"]),
+                         f"{_float(c['brier']):.4f}", f"{_float(c['brier_prior']):.4f}",
+                         _skill(c["skill"], c["skill_ci"]), _skill(c["skill_freq"], c["skill_freq_ci"]),
+                         f"{_float(c['log_loss']):.3f} ({_float(c['log_loss_prior']):.3f})",
+                         f"{_float(c['hit_rate']):.3f} ({_float(c['hit_rate_prior']):.3f})"])
+    head = ["model", "window", "sessions", "Brier", "prior's", "skill vs prior [90% CI]",
+            "skill vs frequencies known then [90% CI]", "log loss (prior's)", "hit (prior's)"]
+    lines += [""] + _table(head, "llrrrllll", rows)
     hold = _section(figures, "regime", "holdout")
     held = ", ".join(f"{m} {_skill(c['skill'], c['skill_ci'])}" for m, c in hold.items() if m != "prior")
     some = next(iter(hold.values()))
     lines += ["", f"**Default: `{chosen}`**, {regime['reason']}. On the held-out years ({some['first']} .. "
-              f"{some['last']}, {some['sessions']} sessions, not used for the choice), skill vs prior: {held}."]
+              f"{some['last']}, {some['sessions']} sessions, not used for the choice), skill vs prior: "
+              f"{held}."]
     return "\n".join(lines)
 
 
-def _check_cell(rule: dict, value) -> str:
+SHORT = {"vol_ratio": "vol", "return_gap": "return gap", "drawdown_ratio": "drawdown",
+         "cagr": "return", "benchmark_cagr": "S&P 500 leg", "iv_ratio": "proxy VIX / realised vol"}
+PERIOD_MEASURES = ("cagr", "benchmark_cagr")  # judged on the same-session run, not the whole span
+SHARED_MEASURES = ("iv_ratio",)  # a property of the option market, the same for every twin: shown once
+
+
+def _check_cell(check: dict, value) -> str:
     """A twin check's figure as `cli.py options benchmark` prints it (backtests.cboe_twins)."""
     if value is None:
         return "-"
-    if rule.get("measure") == "return_gap":
+    if check["measure"] == "return_gap":
         return f"{value * 100:+.2f} pp"
-    if rule.get("measure") in ("cagr", "benchmark_cagr"):
+    if check["measure"] in PERIOD_MEASURES:
         return f"{value:.2%}"
-    if rule.get("measure") == "vix_gap":
+    if check["measure"] == "vix_gap":
         return f"{value:+.1f}"
     return f"{value:.2f}"
 
@@ -519,6 +552,7 @@ def _check_band(check: dict) -> str:
 
 
 def _checks(run: dict) -> dict:
+    """A twin run's checks by measure, each carrying its measure's name."""
     return {measure: {**check, "measure": measure} for measure, check in run["checks"].items()}
 
 
@@ -526,8 +560,7 @@ def render_twins(figures: dict) -> str:
     """docs/cboe-twins.md: every check of every twin (`cli.py options benchmark --index X`), on the
     default span and the PUT on the 2006-2015 sessions, with the twins' CAGRs."""
     runs = _section(figures, "twins", "runs")
-    lines = ["| twin, sessions | CAGR: twin (with costs) / S&P 500 | check | twin | published | band | status |",
-             "|---|---|---|---:|---:|---|---|"]
+    rows = []
     for name, run in runs.items():
         f = run["figures"]
         head = [f"**{name.upper()}**, {run['first']} .. {run['last']}",
@@ -537,16 +570,17 @@ def render_twins(figures: dict) -> str:
                  and (c["measure"] not in PERIOD_MEASURES or name == PUT_SAME_SESSIONS_RUN)
                  and (c["measure"] not in SHARED_MEASURES or name == next(iter(runs)))]
         for n, check in enumerate(shown):
-            cells = (head if n == 0 else ["", ""]) + [
+            rows.append((head if n == 0 else ["", ""]) + [
                 check["label"], _check_cell(check, check["value"]), _check_cell(check, check["published"]),
-                _check_band(check), check["status"]]
-            lines.append("| " + " | ".join(cells) + " |")
-    first = next(iter(runs.values()))
-    gaps = ", ".join(f"{year} {_float(gap):+.1f}" for year, gap in first["vix_gaps"].items())
-    lines += ["", f"Twins without costs judged, as Cboe's indices carry none; `python cli.py options benchmark "
-              f"--index NAME` (and `--index put --start {PUT_SAME_SESSIONS[0]} --end {PUT_SAME_SESSIONS[1]}`). "
-              f"The proxy's VIX-equivalent minus the published VIX average, by year (VIX points, information): "
-              f"{gaps}."]
+                _check_band(check), check["status"]])
+    lines = _table(["twin, sessions", "CAGR: twin (with costs) / S&P 500", "check", "twin", "published",
+                    "band", "status"], "lllrrll", rows)
+    gaps = next(iter(runs.values()))["vix_gaps"]
+    gaps = ", ".join(f"{year} {_float(gap):+.1f}" for year, gap in gaps.items())
+    start, end = PUT_SAME_SESSIONS
+    lines += ["", f"Twins without costs judged, as Cboe's indices carry none; `python cli.py options "
+              f"benchmark --index NAME` (and `--index put --start {start} --end {end}`). The proxy's "
+              f"VIX-equivalent minus the published VIX average, by year (VIX points, information): {gaps}."]
     return "\n".join(lines)
 
 
@@ -555,105 +589,120 @@ def _event(row: dict) -> str:
             f"hit {_pct(row['hit_rate'], False)}")
 
 
+def _share_ci(row: dict, count: int) -> str:
+    return (f"{_pct(row['window_entries'], False)} [{_pct(row['entries_ci_low'], False)}, "
+            f"{_pct(row['entries_ci_high'], False)}] of {count}")
+
+
 def render_claims(figures: dict) -> str:
     """docs/evaluation.md: the column's claims on 1999-2018 beside the whole 1990-2022 history."""
     spans = _section(figures, "claims", "spans")
     labels = list(spans)
-
-    def row(name, cell):
-        return f"| {name} | " + " | ".join(cell(spans[label]) for label in labels) + " |"
+    first = spans[labels[0]]
 
     def kind(span, name):
         return _section(span, "kinds", name)
 
     def index_row(span, name):
-        study = kind(span, name)["event_study"]
-        if "benchmark (index)" not in study:
-            raise KeyError(f"claims event study of {name} has no 'benchmark (index)' row; it has {list(study)}")
-        return study["benchmark (index)"]
+        return _section(kind(span, name), "event_study", "benchmark (index)")
 
-    def ranges(span, index):
-        return _section(kind(span, "year-end"), "ranges", index)
-
-    def inside(span, index):
-        h = ranges(span, index)["horizons"]
-        return f"{_pct(h['1']['all_inside'], False)} / {_pct(h['5']['all_inside'], False)}"
+    def horizons(span, index, of="year-end"):
+        return _section(kind(span, of), "ranges", index, "horizons")
 
     def quoted(index):
-        low, high = ranges(spans[labels[0]], index)["quoted"]
+        low, high = _section(kind(first, "year-end"), "ranges", index, "quoted")
         return f"{low:+.1%}..{high:+.1%}"
 
-    def dec(span):
-        return span["december"]
+    def inside(span, index):
+        h = horizons(span, index)
+        return f"{_pct(h['1']['all_inside'], False)} / {_pct(h['5']['all_inside'], False)}"
 
-    some = dec(spans[labels[0]])
-    lines = ["| claim (S&P 500 proxy) | " + " | ".join(
-                f"{spans[label]['first']} .. {spans[label]['last']}" for label in labels) + " |",
-             "|---|" + "---|" * len(labels),
-             row("last two weeks of December: years", lambda s: f"{int(dec(s)['windows'])} "
-                 f"({dec(s)['first'][:4]}-{dec(s)['last'][:4]})"),
-             row(f"mean (quoted {_pct(some['quoted'])})", lambda s: _pct(dec(s)["mean"])),
-             row("median", lambda s: _pct(dec(s)["median"])),
-             row("hit rate", lambda s: f"{_pct(dec(s)['hit_rate'], False)} "
-                 f"({round(_float(dec(s)['hit_rate']) * dec(s)['windows'])} of {int(dec(s)['windows'])})"),
-             row("t-stat", lambda s: f"{_float(dec(s)['t_stat']):.2f}"),
-             row("95% CI of the mean", lambda s: f"[{_pct(dec(s)['ci_low'])}, {_pct(dec(s)['ci_high'])}]"),
-             row("quoted mean inside the CI", lambda s: "yes" if dec(s)["quoted_inside_ci"] else "**no**")]
-    for name, what in (("year-end", "year-end window"), ("santa-claus", "Santa Claus window"),
-                       ("triple-witching", "triple-witching window")):
-        lines.append(row(f"{what}, index: windows: mean [95% CI], hit rate", lambda s, n=name: _event(index_row(s, n))))
-    lines += [
-        row(f"S&P 500 inside {quoted('S&P 500')}, all sessions, 1 / 5 sessions ahead", lambda s: inside(s, "S&P 500")),
-        row("S&P 500 5-session 10th..90th percentile", lambda s: (
-            f"{_pct(ranges(s, 'S&P 500')['horizons']['5']['all_p10'])}.."
-            f"{_pct(ranges(s, 'S&P 500')['horizons']['5']['all_p90'])}")),
-        row(f"Nasdaq-100 inside {quoted('Nasdaq-100')}, 1 / 5 sessions ahead", lambda s: inside(s, "Nasdaq-100")),
-        row("realized scenarios, all sessions (quoted " + "/".join(
-            f"{_float(v['quoted']):.0%}".rstrip("%") for v in kind(spans[labels[0]], "year-end")["scenarios"].values())
-            + ")", lambda s: " / ".join(f"{_float(v['all_sessions']):.1%}".rstrip("%") for v in
-                                        kind(s, "year-end")["scenarios"].values()) + "%"),
-        row("a sell-off after a year-end entry [95% CI]", lambda s: (
-            f"{_pct(kind(s, 'year-end')['scenarios']['selloff']['window_entries'], False)} "
-            f"[{_pct(kind(s, 'year-end')['scenarios']['selloff']['entries_ci_low'], False)}, "
-            f"{_pct(kind(s, 'year-end')['scenarios']['selloff']['entries_ci_high'], False)}] of "
-            f"{kind(s, 'year-end')['scenario_counts']['window_entries']}")),
+    def scenarios(span, of="year-end"):
+        return _section(kind(span, of), "scenarios")
+
+    def dec(span):
+        return _section(span, "december")
+
+    def hits(d):
+        return f"{round(_float(d['hit_rate']) * d['windows'])} of {int(d['windows'])}"
+
+    def spread(h):
+        return f"{_pct(h['all_p10'])}..{_pct(h['all_p90'])}"
+
+    def selloff(span):
+        row = _section(scenarios(span), "selloff")
+        return _share_ci(row, kind(span, "year-end")["scenario_counts"]["window_entries"])
+
+    claims = [
+        ("last two weeks of December: years",
+         lambda s: f"{int(dec(s)['windows'])} ({dec(s)['first'][:4]}-{dec(s)['last'][:4]})"),
+        (f"mean (quoted {_pct(dec(first)['quoted'])})", lambda s: _pct(dec(s)["mean"])),
+        ("median", lambda s: _pct(dec(s)["median"])),
+        ("hit rate", lambda s: f"{_pct(dec(s)['hit_rate'], False)} ({hits(dec(s))})"),
+        ("t-stat", lambda s: f"{_float(dec(s)['t_stat']):.2f}"),
+        ("95% CI of the mean", lambda s: f"[{_pct(dec(s)['ci_low'])}, {_pct(dec(s)['ci_high'])}]"),
+        ("quoted mean inside the CI", lambda s: "yes" if dec(s)["quoted_inside_ci"] else "**no**"),
+        *((f"{what} window, index: windows: mean [95% CI], hit rate",
+           lambda s, n=name: _event(index_row(s, n)))
+          for name, what in (("year-end", "year-end"), ("santa-claus", "Santa Claus"),
+                             ("triple-witching", "triple-witching"))),
+        (f"S&P 500 inside {quoted('S&P 500')}, all sessions, 1 / 5 sessions ahead",
+         lambda s: inside(s, "S&P 500")),
+        ("S&P 500 5-session 10th..90th percentile",
+         lambda s: spread(horizons(s, "S&P 500")["5"])),
+        (f"Nasdaq-100 inside {quoted('Nasdaq-100')}, 1 / 5 sessions ahead",
+         lambda s: inside(s, "Nasdaq-100")),
+        ("realized scenarios, all sessions (quoted "
+         + "/".join(f"{_float(v['quoted']) * 100:.0f}" for v in scenarios(first).values()) + ")",
+         lambda s: " / ".join(f"{_float(v['all_sessions']) * 100:.1f}" for v in scenarios(s).values()) + "%"),
+        ("a sell-off after a year-end entry [95% CI]", selloff),
     ]
-    lines += ["", "| index, quoted range | h | " + " | ".join(
-        f"{label}: inside, all sessions | p10..p90 | inside, from triple-witching entries" for label in labels)
-        + " |", "|---|---:|" + "---:|---|---:|" * len(labels)]
-    for index in _section(kind(spans[labels[0]], "year-end"), "ranges"):
-        for h in ranges(spans[labels[0]], index)["horizons"]:
-            cells = []
+    lines = _table(["claim (S&P 500 proxy)", *(f"{spans[label]['first']} .. {spans[label]['last']}"
+                                              for label in labels)], "l" * (1 + len(labels)),
+                   [[name, *(cell(spans[label]) for label in labels)] for name, cell in claims])
+    rows = []
+    for index in _section(kind(first, "year-end"), "ranges"):
+        for h in horizons(first, index):
+            cells = [f"{index} {quoted(index)}", h]
             for label in labels:
-                all_ = ranges(spans[label], index)["horizons"][h]
-                tw = _section(kind(spans[label], "triple-witching"), "ranges", index, "horizons", h)
-                cells += [_pct(all_["all_inside"], False), f"{_pct(all_['all_p10'])}..{_pct(all_['all_p90'])}",
-                          _pct(tw["windows_inside"], False)]
-            lines.append(f"| {index} {quoted(index)} | {h} | " + " | ".join(cells) + " |")
+                every = horizons(spans[label], index)[h]
+                tw = horizons(spans[label], index, "triple-witching")[h]
+                cells += [_pct(every["all_inside"], False), spread(every), _pct(tw["windows_inside"], False)]
+            rows.append(cells)
+    head = [f"{label}: inside, all sessions | p10..p90 | inside, from triple-witching entries"
+            for label in labels]
+    lines += [""] + _table(["index, quoted range", "h", *head], "lr" + "rlr" * len(labels), rows)
+    rows = []
+    for scenario, row in scenarios(first).items():
+        cells = [scenario, f"{_float(row['quoted']):.0%}"]
+        for label in labels:
+            span = spans[label]
+            cells.append(_pct(_section(scenarios(span), scenario, "all_sessions"), False))
+            cells += [_share_ci(_section(scenarios(span, of), scenario),
+                                kind(span, of)["scenario_counts"]["window_entries"])
+                      for of in ("triple-witching", "year-end")]
+        rows.append(cells)
+    head = [f"{label}: all sessions | at triple-witching entries [95% CI] | at year-end entries [95% CI]"
+            for label in labels]
+    lines += [""] + _table(["scenario (realized regime, next 5 sessions)", "quoted", *head],
+                           "lr" + "rll" * len(labels), rows)
     notes = sorted({note for label in labels for note in spans[label]["notes"]})
     boot = _section(figures, "claims", "bootstrap")
     lines += ["", f"Bootstrap CIs: {boot['resamples']:,} resamples, seed {boot['seed']}. "
-              f"`{_section(figures, 'claims', 'command')}`."
-              + "".join(f" Note: {note}." for note in notes)]
+              f"`{_section(figures, 'claims', 'command')}`." + "".join(f" Note: {note}." for note in notes)]
     return "\n".join(lines)
 
 
-SHORT = {"vol_ratio": "vol", "return_gap": "return gap", "drawdown_ratio": "drawdown",
-         "cagr": "return", "benchmark_cagr": "S&P 500 leg", "iv_ratio": "proxy VIX / realised vol"}
-PERIOD_MEASURES = ("cagr", "benchmark_cagr")  # judged on the same-session run, not the whole span
-SHARED_MEASURES = ("iv_ratio",)  # a property of the option market, the same for every twin: shown once
-
-
 def _twin_shown(name: str, check: dict) -> bool:
-    """Whether a check belongs in a twin's row: judged (PASS/MISS), not a shared measure, and a
-    same-session figure only in the same-session run."""
+    """Whether a check belongs in a twin's README row: judged (PASS/MISS), not a shared measure, and
+    a same-session figure only in the same-session run."""
     if check["status"] not in ("PASS", "MISS") or check["measure"] in SHARED_MEASURES:
         return False
     return (check["measure"] in PERIOD_MEASURES) == (name == PUT_SAME_SESSIONS_RUN)
 
 
 def _short(check: dict, value: float) -> str:
-    """A band's end, short: 0.6, 1, -4.5 pp (percentage points for a return gap), 5.09%."""
+    """A band's end, short: 0.6, 1, -4.5 (percentage points for a return gap), 5.09%."""
     if check["measure"] == "return_gap":
         return f"{value * 100:+.3g}"
     if check["measure"] in PERIOD_MEASURES:
@@ -682,38 +731,28 @@ def render_checks(figures: dict) -> str:
     each Cboe twin, the December claim on 20 and on 32 years."""
     chosen = _section(figures, "regime", "chosen")
     cards = _section(figures, "regime", "cards", chosen)
-    lines = ["| check | ours | published (band) |", "|---|---|---|"]
+    rows = []
     for window, c in cards.items():
-        lines.append(f"| `{chosen}`, {window} | "
-                     f"{_float(c['skill']):+.2f} [{_float(c['skill_ci'][0]):+.2f}, {_float(c['skill_ci'][1]):+.2f}]"
-                     f" / {_float(c['skill_freq']):+.2f} | > 0 |")
+        skill = f"{_skill(c['skill'], c['skill_ci'], 2)} / {_float(c['skill_freq']):+.2f}"
+        rows.append([f"`{chosen}`, {window}", skill, "> 0"])
     runs = _section(figures, "twins", "runs")
     for name, run in runs.items():
         shown = [c for c in _checks(run).values() if _twin_shown(name, c)]
         if shown:
-            lines.append(f"| {name.upper()} " + "; ".join(SHORT.get(c["measure"], c["label"]) for c in shown)
-                         + " | " + "; ".join(f"{_check_cell(c, c['value'])} {c['status']}" for c in shown)
-                         + " | " + "; ".join(_published(c) for c in shown) + " |")
-    for name, run in runs.items():
-        for check in (c for c in _checks(run).values() if c["measure"] in SHARED_MEASURES):
-            lines.append(f"| {SHORT.get(check['measure'], check['label'])} | "
-                         f"{_check_cell(check, check['value'])} {check['status']} | {_published(check)} |")
-        break
-    spans = _section(figures, "claims", "spans")
-    decs = {label: _section(span, "december") for label, span in spans.items()}
-    lines.append("| December rally, " + " / ".join(f"{int(d['windows'])}" for d in decs.values()) + " years"
-                 + " | " + " / ".join(f"{_pct(d['mean'])} [{_float(d['ci_low']):+.2%}".rstrip("%")
-                                      + f", {_pct(d['ci_high'])}]"
-                                      for d in decs.values())
-                 + f" | {_pct(next(iter(decs.values()))['quoted'])} |")
+            rows.append([f"{name.upper()} " + "; ".join(SHORT.get(c["measure"], c["label"]) for c in shown),
+                         "; ".join(f"{_check_cell(c, c['value'])} {c['status']}" for c in shown),
+                         "; ".join(_published(c) for c in shown)])
+    shared = [c for c in _checks(next(iter(runs.values()))).values() if c["measure"] in SHARED_MEASURES]
+    rows += [[SHORT.get(c["measure"], c["label"]), f"{_check_cell(c, c['value'])} {c['status']}",
+              _published(c)] for c in shared]
+    decs = [_section(span, "december") for span in _section(figures, "claims", "spans").values()]
+    rows.append([f"December rally, {' / '.join(str(int(d['windows'])) for d in decs)} years",
+                 " / ".join(f"{_pct(d['mean'])} [{_float(d['ci_low']) * 100:+.2f}, {_pct(d['ci_high'])}]"
+                            for d in decs), _pct(decs[0]["quoted"])])
+    lines = _table(["check", "ours", "published (band)"], "lll", rows)
     lines += ["", f"`{chosen}`, the playbook's model: skill vs 35/45/20 [90% CI] / vs base rates then, "
               f"{regime_span(figures)}. Twins: no costs."]
     return "\n".join(lines)
-
-
-def regime_span(figures: dict) -> str:
-    every = [c for by_window in _section(figures, "regime", "cards").values() for c in by_window.values()]
-    return f"{min(c['first'] for c in every)[:4]}-{max(c['last'] for c in every)[:4]}"
 
 
 RENDERERS = {"readme": render_readme, "results": render_results, "before-after": render_before_after,
