@@ -172,7 +172,7 @@ def regime_figures() -> dict:
     return {"command": REGIME_COMMAND, "source": report["source"], "horizon": report["horizon"],
             "prior": dict(zip(REGIMES, PRIOR)), "chosen": report["chosen"], "reason": report["reason"],
             "selection": evidence(report["selection"]), "holdout": evidence(report["holdout"]),
-            "cards": cards}
+            "range_by_vol": _tree(report["range_by_vol"]), "cards": cards}
 
 
 def _twin_report(report) -> dict:
@@ -503,6 +503,12 @@ def render_regime(figures: dict) -> str:
     shares += [[window, str(card["sessions"]), *(f"{_float(card['label_shares'][r]):.2f}" for r in prior)]
                for window, card in next(iter(cards.values())).items()]
     lines += _table(["window", "sessions", *prior], "lr" + "r" * len(prior), shares)
+    by_vol = regime.get("range_by_vol")
+    if by_vol:  # None when fewer than 50 sessions were scored
+        lines += ["", "Share of range by quintile of the realized vol at the close, low to high (all scored "
+                  "sessions): scenario label **" + " ".join(f"{_float(v):.2f}" for v in by_vol["scenario"])
+                  + "**; the raw 5-session return label (above +1.0% / below -1.5%) "
+                  + " ".join(f"{_float(v):.2f}" for v in by_vol["raw_return"]) + "."]
     rows = []
     for model, by_window in cards.items():
         for window, c in by_window.items():
