@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtests.files import check_out_dir
 from backtests.market import Market, MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, write_run
@@ -91,7 +92,11 @@ def run_settings(settings: dict) -> RunSettings:
 
 def backtest(settings: dict, market: Market | None = None, write: bool = True,
              tearsheet: bool = True) -> BacktestOutcome:
-    """Run the strategy the settings name; write its files to settings["out"] (or the default)."""
+    """Run the strategy the settings name; write its files to settings["out"] (or the default). A
+    used or unwritable out is refused before anything runs (settings["overwrite"] allows a used one)."""
+    overwrite = bool(settings.get("overwrite"))
+    if write:
+        check_out_dir(settings.get("out"), overwrite)
     run = run_settings(settings)
     market = market if market is not None else prepare_market(market_spec(settings, run))
     if run.windows_only and not market.stepped:
@@ -108,7 +113,8 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
     out_dir = None
     if write:
         target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)
-        out_dir = write_run(result, target, tearsheet=tearsheet, windows=windows, seed=run.seed)
+        out_dir = write_run(result, target, tearsheet=tearsheet, overwrite=overwrite, windows=windows,
+                            seed=run.seed)
         if windows is not None:
             write_window_table(windows, out_dir / WINDOWS_CSV)
     per_window = {run.strategy: windows} if windows is not None else None

@@ -23,6 +23,19 @@ REAL_OPEN = "real_open"
 # Same tolerance as validation's OHLC check: equal printed values after decimal-to-binary rounding.
 STALE_RTOL = 1e-9
 
+# Values above this are taken as quoted x 10 (percent x 10), see data.macro's docstring.
+YIELD_X10_THRESHOLD = 20.0
+
+
+def yield_percent(values) -> np.ndarray:
+    """A Yahoo yield index quote in percent, undoing the x 10 quoting where it was used.
+
+    >>> yield_percent([4.15, 41.5, 15.8]).tolist()
+    [4.15, 4.15, 15.8]
+    """
+    values = np.asarray(values, dtype="float64")
+    return np.where(values > YIELD_X10_THRESHOLD, values / 10.0, values)
+
 # Every index leaves at nanosecond resolution whatever the parser chose (pandas 3 parses to
 # microseconds, pandas 2 to nanoseconds), so frames from different sources compare equal.
 INDEX_UNIT = "ns"

@@ -31,24 +31,12 @@ import pandas as pd
 
 from data.embedded import french_rf, monthly_series
 from data.errors import DataError
-from data.frames import SOURCES, session_index
+from data.frames import SOURCES, YIELD_X10_THRESHOLD, session_index, yield_percent
 from data.loading import load
 
 MACRO_NAMES = ("long_yield", "tbill_rate", "core_cpi")
 AAA_RELEASE_DAY = 7
 CPI_RELEASE_DAY = 15
-# Values above this are taken as quoted x 10 (percent x 10), see the module docstring.
-YIELD_X10_THRESHOLD = 20.0
-
-
-def yield_percent(values) -> np.ndarray:
-    """A Yahoo yield index quote in percent, undoing the x 10 quoting where it was used.
-
-    >>> yield_percent([4.15, 41.5, 15.8]).tolist()
-    [4.15, 4.15, 15.8]
-    """
-    values = np.asarray(values, dtype="float64")
-    return np.where(values > YIELD_X10_THRESHOLD, values / 10.0, values)
 
 
 def release_dates(months: pd.PeriodIndex, day: int, months_later: int) -> pd.DatetimeIndex:
