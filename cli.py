@@ -29,6 +29,7 @@ from backtests.regime_eval import (
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from data import SOURCES
 from data.errors import DataError
+from data.frames import to_date
 from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame
 from strategies.config import load_config, merge_settings
 from strategies.errors import ConfigError
@@ -77,12 +78,9 @@ class DateParam(click.ParamType):
         if isinstance(value, pd.Timestamp):
             return value
         try:
-            day = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            day = pd.NaT
-        if day is pd.NaT or day.tzinfo is not None:
+            return to_date(value)  # data's one date parser: ISO only, so 01/12/2018 and "now" fail
+        except DataError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.", param, ctx)
-        return day.normalize()
 
 
 CASH_RATE_OPTION = click.option(

@@ -27,6 +27,7 @@ from backtests.windows_eval import (
     window_table,
     write_window_table,
 )
+from data.frames import to_date
 from strategies.config import risk_config_from_settings
 from strategies.registry import build_params, get_strategy
 
@@ -123,4 +124,4 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
 
 
 def _day(value) -> pd.Timestamp | None:
-    return None if value is None else pd.Timestamp(value).normalize()
+    return to_date(value)  # data's one date parser: YYYY-MM-DD text only

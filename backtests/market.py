@@ -20,7 +20,7 @@ from backtests.stand_ins import default_span, require_cash_rate, stand_in_notes
 from data.calendar import monthly_expiries, nyse_sessions
 from data.dividends import session_yields
 from data.errors import DataError
-from data.frames import REAL_OPEN, real_open_mask
+from data.frames import REAL_OPEN, real_open_mask, to_date
 from data.hashing import data_hash
 from data.macro import load_macro
 from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
@@ -71,6 +71,8 @@ class MarketSpec:
     span: str = "playbook"
 
     def __post_init__(self):
+        for name in ("start", "end"):  # data's one date parser: YYYY-MM-DD text or a date
+            object.__setattr__(self, name, to_date(getattr(self, name), name))
         if self.window not in WINDOW_CHOICES:
             raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
         if self.regime_model not in MODELS + REFERENCE_MODELS:

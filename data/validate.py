@@ -51,6 +51,10 @@ RATE_LEVELS = (-5.0, 30.0)
 # nonzero volumes) is refused. The heaviest real sessions are a few times the median (SPY's at most 2.4x
 # in the embedded history; index rebalances and the 1987 and 2010 crashes 3-5x); 50x is a unit error.
 VOLUME_TIMES_MEDIAN = 50.0
+# A move is a session's only between rows at most this many calendar days apart: the longest US market
+# closure since 1990 ran from 2001-09-10 to 2001-09-17 (7 days); across a longer hole in a file the
+# price has had months or years to move, and the hole itself is the file's fact, not a bad price.
+MOVE_MAX_DAYS = 10
 VOLUME_MEDIAN_SESSIONS = 250
 
 # A year's share of stale opens is worth a line of `data validate` from this share up: below it the
@@ -168,7 +172,8 @@ def check_values(frame: pd.DataFrame, symbol: str, origin: str, *, rate: bool = 
 
 def check_moves(frame: pd.DataFrame, symbol: str, origin: str, kind: str) -> None:
     """No single-session move beyond MOVE_BOUNDS[kind] (rates: RATE_MOVE_POINTS and RATE_LEVELS) from the
-    previous close, for the open, high, low and close; no volume beyond VOLUME_TIMES_MEDIAN.
+    previous close (the row before, if at most MOVE_MAX_DAYS earlier), for the open, high, low and
+    close; no volume beyond VOLUME_TIMES_MEDIAN.
 
     >>> f = pd.DataFrame({c: [100.0, 101.0, 1e9, 102.0] for c in ("open", "high", "low", "close")},
     ...                  index=pd.bdate_range("2018-06-04", periods=4))
@@ -203,7 +208,8 @@ for an index or ETF); 2 row(s)
             moves = np.abs(np.log(values[1:] / previous))
             bound, unit, what = MOVE_BOUNDS[kind], "", {"index": "an index or ETF", "stock": "a single stock",
                                                       "volatility": "a volatility index"}[kind]
-        beyond = moves > bound
+        days = np.diff(frame.index.to_numpy()).astype("timedelta64[D]").astype(float)
+        beyond = (moves > bound) & (days <= MOVE_MAX_DAYS)[:, None]
         if beyond.any():
             row, col = np.argwhere(beyond)[0]
             shown = frame[columns[col]].iloc[row + 1]
