@@ -30,10 +30,12 @@ from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from data import SOURCES
 from data.errors import DataError
 from data.frames import to_date
+from data.universe import canonical_symbol
 from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame
 from strategies.config import load_config, merge_settings
 from strategies.errors import ConfigError
 from strategies.registry import STRATEGIES
+from strategies.roles import parse_map
 from strategies.rulespec import (
     parse_max_weight,
     parse_percent,
@@ -91,6 +93,26 @@ CASH_RATE_OPTION = click.option(
          "2018-11-30 (to 2018-12-31 with --cash-rate); the benchmark alone: 1990-01-02 to 2022-12-28.")
 
 
+def _role_map(ctx, param, value):
+    """--map ROLE=SYMBOL (repeated) as {role: symbol}, or None when not given (strategies.roles)."""
+    if not value:
+        return None
+    try:
+        return parse_map(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--map ")) from None
+
+
+MAP_OPTION = click.option(
+    "--map", "universe", multiple=True, callback=_role_map, metavar="ROLE=SYMBOL",
+    help="Use SYMBOL's data for a playbook role (repeatable): index, tech, semis, energy, staples, "
+         "financials, cash, volatility, rates; e.g. --map tech=XLK loads XLK.csv where the playbook "
+         "trades QQQ. Adds to a config file's universe: block role by role.")
+OVERWRITE_OPTION = click.option(
+    "--overwrite", is_flag=True, default=None,
+    help="Replace what --out holds (the old files are removed only once the new ones are complete).")
+
+
 def market_data_options(command):
     """The data options of the commands that run strategies (backtest, compare), declared once."""
     options = [
@@ -102,6 +124,7 @@ def market_data_options(command):
         click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD."),
         click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD."),
         CASH_RATE_OPTION,
+        MAP_OPTION,
     ]
     for option in reversed(options):  # click lists options in the order the decorators are written
         command = option(command)
@@ -158,7 +181,8 @@ def _checked(parse):
 @click.option("--tax-rate", callback=_checked(parse_percent), help="Tax on realised gains, reported apart.")
 @click.option("--cash", type=click.FloatRange(min=1000), help="Starting cash [1,000,000].")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Output directory [results/<strategy>-<time>/].")
+              help="Output directory [results/<strategy>-<time>/]; must be new or empty, see --overwrite.")
+@OVERWRITE_OPTION
 @click.option("--seed", type=int, help="Seed recorded in run.json (the run itself is deterministic).")
 @click.option("--no-tearsheet", is_flag=True, help="Skip the quantstats HTML tearsheet.")
 def backtest(config_path, no_tearsheet, **options):
@@ -208,9 +232,10 @@ def list_strategies():
 @click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
 @click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/compare-<time>/].")
+@OVERWRITE_OPTION
 @market_data_options
 @click.option("--seed", type=int, help="Seed of the bootstrap confidence intervals [0].")
-def compare_command(strategies, runs_from, more_runs, out, **options):
+def compare_command(strategies, runs_from, more_runs, out, overwrite, **options):
     """Compare strategies side by side: run them on the same data (prepared once) or load saved runs
     with --from, print the metrics table and write one self-contained HTML report (metrics, equity
     and drawdowns, monthly heatmaps, and with --window the per-window returns and event study)."""
@@ -225,15 +250,16 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
     if not strategies and not saved:
         raise click.UsageError("give --strategies momentum,neutral,... or --from DIR [DIR ...]")
     if saved and any(options.get(k) is not None for k in ("source", "data_dir", "cache_dir", "start", "end",
-                                                          "before", "after", "cash_rate")):
+                                                          "before", "after", "cash_rate", "universe")):
         raise click.BadParameter("saved runs keep their own data and windows; drop --source, --data-dir, "
-                                 "--cache-dir, --start, --end, --cash-rate, --before and --after.",
+                                 "--cache-dir, --start, --end, --cash-rate, --map, --before and --after.",
                                  param_hint="'--from'")
     if options.get("source") == "csv" and not options.get("data_dir"):
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")
     names = parse_strategies(strategies) if strategies else None
-    outcome = compare(strategies=names, runs_from=saved or None, settings=options, out=out)
+    outcome = compare(strategies=names, runs_from=saved or None, settings=options, out=out,
+                      overwrite=bool(overwrite))
     click.echo(outcome.text)
     click.echo(f"report written to {outcome.report}")
 
@@ -282,6 +308,7 @@ def _range_of(rule):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
 @CASH_RATE_OPTION
+@MAP_OPTION
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
               help="grid runs every cell; tpe and random run --trials trials.")
 @click.option("--trials", type=click.IntRange(min=1), help="Total trials of a tpe or random study.")
@@ -290,7 +317,8 @@ def _range_of(rule):
 @click.option("--storage", help="Optuna storage URL shared by workers on many machines, e.g. "
               "postgresql://user:pass@host/db [default: sqlite file study.db in --out].")
 @click.option("--study", help="Study name [default: strategy-window-objective-<hash of the search>].")
-@click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/tune-<study>/].")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Output directory [results/tune-<study>/]; a used one only if it holds this study.")
 @click.option("--min-train-years", type=click.IntRange(min=1), default=DEFAULT_MIN_TRAIN_YEARS,
               show_default=True, help="Years of windows before the first walk-forward test year.")
 @click.option("--seed", type=int, help="Seed of the tpe/random sampler (worker N adds N).")
@@ -323,6 +351,7 @@ def tune_command(**options):
     if options["sampler"] != "grid" and options["trials"] is None:
         raise click.BadParameter(f"--sampler {options['sampler']} needs the study's total, e.g. --trials 50.",
                                  param_hint="'--trials'")
+    options["universe"] = tuple((options["universe"] or {}).items())
     outcome = tune(TuneRequest(**options))
     files = write_reports(outcome)
     click.echo(format_summary(outcome, files))
@@ -449,8 +478,10 @@ def data_fetch_command(symbols, start, end, cache_dir, refresh):
 @click.option("--refresh", is_flag=True, help="yahoo: download again even when cached.")
 def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refresh):
     """Check every symbol: sorted unique dates, no gaps, positive prices, low <= open/close <= high,
-    history reaching --start. One line per symbol (OK, FAIL with the rule broken, or SKIP where
-    no offline series exists); exit code 2 if any FAIL. The embedded source also lists the one
+    no single-session move or volume beyond the bound of its kind of series (docs/data.md), history
+    reaching --start. One line per symbol (OK, FAIL with the rule broken and the row, or SKIP where
+    no offline series exists); exit code 2 if any FAIL. Without --symbols, the strategies the valid
+    series can run, and what each of the others lacks. The embedded source also lists the one
     repair it applies to shipped files and facts kept as they are.
     """
     from data.catalog import check_symbols, echo_user_warnings, embedded_remarks
@@ -466,6 +497,13 @@ def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refr
     if source == "embedded":
         for remark in embedded_remarks():
             click.echo(remark)
+    if not wanted:  # the whole folder (or universe): which strategies its valid series can run
+        from backtests.symbols import runnable
+
+        usable = {canonical_symbol(line.symbol) for line in lines if line.status == "OK"}
+        for name, missing in runnable(usable):
+            click.echo(f"can run   {name}" if not missing else
+                       f"cannot    {name}: no valid {', '.join(missing)}")
     if any(line.status == "FAIL" for line in lines):
         click.get_current_context().exit(2)
 

@@ -32,6 +32,7 @@ from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, load_run, write_run
 from backtests.result import RunResult
 from backtests.runner import run_backtest
+from backtests.symbols import check_market, preflight_csv
 from backtests.windows_eval import (
     RESAMPLES,
     WINDOWS_CSV,
@@ -136,7 +137,10 @@ def run_strategies(names, spec: MarketSpec, seed: int = 0, show_progress: bool |
     names = list(names)
     for name in names:
         get_strategy(name)  # refuse a bad name before the data is prepared
+    preflight_csv(names, spec)
     market = prepare_market(spec)
+    for name in names:
+        check_market(name, market)
     stepped = window_market(market) if spec.window != "full" else market
     results = []
     for name in progress(names, "compare: strategies", len(names), show_progress, progress_file):

@@ -18,6 +18,7 @@ from backtests.outputs import default_out_dir, write_run
 from backtests.regime_eval import DEFAULT_MODEL
 from backtests.result import RunResult
 from backtests.runner import RunSettings, run_backtest
+from backtests.symbols import check_market, check_params, preflight_csv
 from backtests.windows_eval import (
     WINDOWS_CSV,
     event_summary,
@@ -67,6 +68,7 @@ def market_spec(settings: dict, run: RunSettings | None = None) -> MarketSpec:
         regime_model=settings.get("model") or DEFAULT_MODEL,
         cash_rate=None if settings.get("cash_rate") is None else float(settings["cash_rate"]),
         span="all" if run.strategy == "benchmark" else "playbook",
+        universe=tuple((settings.get("universe") or {}).items()),
     )
 
 
@@ -99,7 +101,12 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
     if write:
         check_out_dir(settings.get("out"), overwrite)
     run = run_settings(settings)
-    market = market if market is not None else prepare_market(market_spec(settings, run))
+    check_params(run.strategy, run.params)  # a parameter naming a symbol the run would not load
+    if market is None:
+        spec = market_spec(settings, run)
+        preflight_csv([run.strategy], spec)  # every missing file at once, before anything is loaded
+        market = prepare_market(spec)
+    check_market(run.strategy, market)
     if run.windows_only and not market.stepped:
         market = window_market(market)
     result = run_backtest(run, market)

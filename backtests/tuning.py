@@ -67,6 +67,7 @@ from backtests.files import check_out_dir
 from backtests.market import Market, prepare_market, window_market
 from backtests.overfitting import PBOResult, deflated_sharpe_of, pbo_cscv
 from backtests.runner import run_backtest
+from backtests.symbols import check_market, preflight_csv
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
@@ -275,6 +276,7 @@ class TuneRequest:
     seed: int | None = None
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     cash_rate: float | None = None  # annual fraction where no T-bill rate is published (--cash-rate)
+    universe: tuple = ()  # (role, symbol) pairs: files standing in for the playbook's roles (--map)
 
     def __post_init__(self):
         get_strategy(self.strategy)
@@ -310,7 +312,8 @@ def base_settings(request: TuneRequest) -> dict:
         "window": request.window,
         "before": request.before,
         "after": request.after,
-    } | ({} if request.cash_rate is None else {"cash_rate": request.cash_rate})
+    } | ({} if request.cash_rate is None else {"cash_rate": request.cash_rate}) \
+      | ({"universe": dict(request.universe)} if request.universe else {})
 
 
 def window_records(windows, sessions: pd.DatetimeIndex) -> list[list[str]]:
@@ -1006,9 +1009,11 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
     settings = base_settings(request)
     spec = jobs.market_spec(settings)
     if market is None:
+        preflight_csv([request.strategy], spec)
         market = prepare_market(spec)
     elif market.spec != spec or market.stepped:
         raise RunError(f"the market given was prepared for {market.spec}, not for this study's {spec}")
+    check_market(request.strategy, market)
     stepped = window_market(market)
     definition = study_definition(request, space, market)
     name = request.study or default_study_name(definition)
