@@ -669,15 +669,19 @@ def regime_group(ctx, date, model, source, data_dir):
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="table to read; json: one object per model and window.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Also write the reliability diagram as a PNG file here.")
+              help="Also write the reliability diagram as a PNG file here (a new file, see --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
 @click.pass_context
-def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_format, plot):
+def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_format, plot, overwrite):
     """Scorecard of the regime models on non-overlapping 5-session horizons: Brier score, log loss
     and hit rate against the constant 35/45/20 prior and against the label frequencies known at the
     time, with year-block bootstrap 90% intervals, per window kind; the scenario label's definition;
     the reliability table; and the model the playbook trades on, with the evidence (skill on the
     first half of the scored years, and on the held-out second half).
     """
+    from backtests.files import check_out_file
+
+    check_out_file(plot, overwrite, "--plot")  # before the scorecard is computed
     shared = ctx.obj["regime"]
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",

@@ -60,3 +60,24 @@ def check_out_dir(out, overwrite: bool = False, option: str = "--out", reusable=
     except OSError as exc:
         raise RunError(f"{option} {target} cannot be written ({exc.strerror or exc} in {ancestor})") from None
     return target
+
+
+def check_out_file(path, overwrite: bool = False, option: str = "--plot") -> Path | None:
+    """check_out_dir for one output file: refused before any computation when it is a directory, lies
+    under a file, cannot be written, or exists (unless `overwrite`). Nothing is created."""
+    from backtests.errors import RunError
+
+    if path is None:
+        return None
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise RunError(f"{option} {target} is a directory; give a file name, e.g. {target / 'plot.png'}")
+    if target.exists() and not overwrite:
+        raise RunError(f"{option} {target} exists; choose a new file or add --overwrite")
+    for ancestor in target.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise RunError(f"{option} {target} is under the file {ancestor}; choose another path")
+            break
+    check_out_dir(target.parent, overwrite=True, option=option)
+    return target

@@ -368,3 +368,17 @@ def test_offline_yahoo_prints_one_line_per_symbol(tmp_path, monkeypatch):
     assert len(warnings_) == 2 and all("using the cache" in w for w in warnings_)
     assert len(lines) == 4, result.output  # the two warnings and the two OK lines, nothing else
     assert logging.root.manager.disable == logging.NOTSET  # logging is back on after the download
+
+
+def test_regime_plot_is_checked_before_the_scorecard(tmp_path, monkeypatch):
+    import backtests.regime_eval as regime_eval
+
+    def no_scorecard(*args, **kwargs):
+        raise AssertionError("the scorecard ran before --plot was checked")
+
+    monkeypatch.setattr(cli, "evaluate", no_scorecard)
+    taken = tmp_path / "plot.png"
+    taken.write_bytes(b"old")
+    refused(run("regime", "evaluate", "--plot", taken), "--plot", "exists", "--overwrite")
+    refused(run("regime", "evaluate", "--plot", taken / "x.png"), f"under the file {taken}")
+    assert taken.read_bytes() == b"old" and regime_eval.evaluate is not no_scorecard
