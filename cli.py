@@ -633,8 +633,9 @@ _MODEL_HELP = (f"rules: the column's rules with walk-forward calibrated weights;
               help="Where the market data comes from.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Directory of Yahoo-format csv files (--source csv).")
+@MAP_OPTION
 @click.pass_context
-def regime_group(ctx, date, model, source, data_dir):
+def regime_group(ctx, date, model, source, data_dir, universe):
     """Which playbook scenario holds: momentum, range or selloff, with probabilities.
 
     `regime --date D` prints the features, probabilities and label of session D (from data up to
@@ -643,7 +644,7 @@ def regime_group(ctx, date, model, source, data_dir):
     frequencies known at the time, and names the model the playbook trades on.
     """
     ctx.ensure_object(dict)
-    ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir}
+    ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir, "universe": universe}
     if ctx.invoked_subcommand is not None:
         if date is not None:
             raise click.BadParameter("--date is for the one-session report; drop it or the subcommand.",
@@ -651,7 +652,8 @@ def regime_group(ctx, date, model, source, data_dir):
         return
     if date is None:
         raise click.UsageError("give --date YYYY-MM-DD for one session, or the subcommand evaluate.", ctx=ctx)
-    report = session_report(date, source=source, model=model or DEFAULT_MODEL, data_dir=data_dir)
+    report = session_report(date, source=source, model=model or DEFAULT_MODEL, data_dir=data_dir,
+                            universe=universe)
     click.echo(format_session(report))
 
 
@@ -694,6 +696,7 @@ def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_for
         end=end,
         models=(model,) if model else MODELS + REFERENCE_MODELS,
         windows=(window,) if window else WINDOWS,
+        universe=shared["universe"],
     )
     if plot:
         plot_reliability(report, plot)

@@ -139,8 +139,8 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
         try:
             frame = data.load([source_symbol], None, end, **options)[source_symbol]
         except DataError as exc:
-            if symbol == "SPY":
-                raise
+            if symbol == "SPY" or source_symbol != symbol:
+                raise  # the index, and a file the user mapped to a role, are loaded or refused
             missing[symbol] = exc
             notes.append(f"{symbol} unavailable, playbooks go without it: {exc}")
             continue

@@ -382,3 +382,24 @@ def test_regime_plot_is_checked_before_the_scorecard(tmp_path, monkeypatch):
     refused(run("regime", "evaluate", "--plot", taken), "--plot", "exists", "--overwrite")
     refused(run("regime", "evaluate", "--plot", taken / "x.png"), f"under the file {taken}")
     assert taken.read_bytes() == b"old" and regime_eval.evaluate is not no_scorecard
+
+
+def test_a_mapped_file_is_loaded_or_refused(folder, tmp_path):
+    """A role mapped to a file the source lacks is an error even where the strategy could do without
+    the role (neutral does not trade tech; the regime classifier can go without QQQ)."""
+    out = tmp_path / "o"
+    refused(run("backtest", "--strategy", "neutral", "--source", "csv", "--data-dir", folder,
+                "--map", "tech=XLK", "--out", out), "XLK", str(folder))
+    refused(run("regime", "--date", "2016-06-24", "--source", "csv", "--data-dir", folder,
+                "--map", "tech=XLK"), "XLK")
+    assert not out.exists()
+
+
+def test_regime_reads_the_mapped_tech_file(folder):
+    from backtests.regime_eval import _load_inputs
+
+    plain = _load_inputs("csv", None, None, str(folder))
+    mapped = _load_inputs("csv", None, None, str(folder), {"tech": "ORCL"})
+    orcl = pd.read_csv(folder / "ORCL.csv", index_col="Date", parse_dates=True)["Close"]
+    np.testing.assert_allclose(mapped["qqq"]["close"].to_numpy(), orcl.to_numpy())
+    assert not np.allclose(plain["qqq"]["close"].to_numpy(), orcl.to_numpy())
