@@ -7,7 +7,9 @@ become one line on stderr and exit code 2; a bug still shows its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 
 import click
 import pandas as pd
@@ -32,6 +34,7 @@ from data.errors import DataError
 from data.frames import to_date
 from data.universe import canonical_symbol
 from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame
+from data.yahoo import CacheFallbackWarning
 from strategies.config import load_config, merge_settings
 from strategies.errors import ConfigError
 from strategies.registry import STRATEGIES
@@ -56,7 +59,8 @@ class PlaybookGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _one_line_fallbacks():
+                return super().invoke(ctx)
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -64,6 +68,25 @@ class PlaybookGroup(click.Group):
             # click's own usage block is four lines; the culprit fits in one
             click.echo(f"error: {exc.format_message()}", err=True)
             ctx.exit(2)
+
+
+@contextlib.contextmanager
+def _one_line_fallbacks():
+    """Show each cache fallback of the yahoo source (data.yahoo.CacheFallbackWarning) as one
+    `warning:` line, in order, instead of Python's two-line warning with its source line."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CacheFallbackWarning):
+            click.echo(f"warning: {str(message).splitlines()[0]}", err=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 @click.group(cls=PlaybookGroup)

@@ -42,6 +42,10 @@ _FIELDS = {
 }
 
 
+class CacheFallbackWarning(UserWarning):
+    """A failed download answered from the cache: one line per symbol (the CLI prints it as such)."""
+
+
 class DownloadFailed(Exception):
     """The download produced no usable rows; the message says why, in a few words."""
 
@@ -225,7 +229,7 @@ def load_yahoo(symbol, start=None, end=None, cache_dir=None, refresh=False, down
         warnings.warn(
             f"yahoo download of {symbol} failed ({failure}); using the cache {path} "
             f"downloaded {meta.downloaded:%Y-%m-%d} ({span})",
-            UserWarning,
+            CacheFallbackWarning,
             stacklevel=2,
         )
         return frame, f"yahoo cache {path}"

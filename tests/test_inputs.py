@@ -403,3 +403,30 @@ def test_regime_reads_the_mapped_tech_file(folder):
     orcl = pd.read_csv(folder / "ORCL.csv", index_col="Date", parse_dates=True)["Close"]
     np.testing.assert_allclose(mapped["qqq"]["close"].to_numpy(), orcl.to_numpy())
     assert not np.allclose(plain["qqq"]["close"].to_numpy(), orcl.to_numpy())
+
+
+@pytest.mark.filterwarnings("always::data.yahoo.CacheFallbackWarning")  # as a user's Python shows it
+def test_offline_backtest_says_one_line_for_the_cached_symbol(tmp_path, monkeypatch):
+    import data.yahoo as yahoo
+
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    frame = data.load(["SPY"], "2016-01-04", "2017-12-29")["SPY"]
+    good = frame[list(YAHOO_COLUMNS)].rename(columns=YAHOO_COLUMNS)
+    good.index.name = "Date"
+    monkeypatch.setattr(yahoo, "_yfinance_download", lambda symbol, **kwargs: good)
+    assert run("data", "fetch", "SPY", "--start", "2016-01-04", "--end", "2017-12-29").exit_code == 0
+
+    def offline(symbol, **kwargs):
+        logging.getLogger("yfinance").error("1 Failed download: %s", symbol)
+        print("[*********************100%***********************]  1 of 1 completed", file=sys.stderr)
+        raise ConnectionError("Could not resolve host: query2.finance.yahoo.com")
+
+    monkeypatch.setattr(yahoo, "_yfinance_download", offline)
+    result = run("backtest", "--strategy", "benchmark", "--source", "yahoo", "--start", "2016-01-04",
+                 "--end", "2017-12-29", "--out", tmp_path / "out", "--no-tearsheet")
+    assert result.exit_code == 0, result.output
+    text = result.stderr if result.stderr_bytes is not None else result.output
+    fallbacks = [line for line in text.splitlines() if "using the cache" in line]
+    assert len(fallbacks) == 1 and fallbacks[0].startswith("warning: yahoo download of SPY failed")
+    assert "Failed download" not in result.output and "UserWarning" not in result.output
+    assert "100%" not in result.output
