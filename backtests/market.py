@@ -17,6 +17,7 @@ from backtests.errors import RunError
 from backtests.optionbook import DAYS_PER_YEAR, OptionMarket
 from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
 from backtests.stand_ins import default_span, require_cash_rate, stand_in_notes
+from backtests.symbols import OPTIONAL
 from data.calendar import monthly_expiries, nyse_sessions
 from data.dividends import session_yields
 from data.errors import DataError
@@ -142,7 +143,10 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
             if symbol == "SPY" or source_symbol != symbol:
                 raise  # the index, and a file the user mapped to a role, are loaded or refused
             missing[symbol] = exc
-            notes.append(f"{symbol} unavailable, playbooks go without it: {exc}")
+            if symbol in OPTIONAL:  # documented as optional (backtests.symbols, docs/playbooks.md)
+                notes.append(f"{symbol} is optional and unavailable ({OPTIONAL[symbol]}): {exc}")
+            else:  # a run whose strategy needs it is refused (backtests.symbols.check_market)
+                notes.append(f"{symbol} unavailable, playbooks that need it are refused: {exc}")
             continue
         if source_symbol != symbol:
             frame.attrs["proxy"] = (f"{source_symbol} in the {ROLE_OF[symbol]} role of {symbol} (mapped): "

@@ -22,7 +22,8 @@ from strategies.registry import STRATEGIES, get_strategy
 from strategies.roles import ROLE_OF, file_symbol
 
 # symbol -> why a run may go without it (printed as a note when it is missing)
-OPTIONAL = {"SMH": "no daily semiconductor series offline: momentum tilts into QQQ alone"}
+OPTIONAL = {"SMH": "no daily semiconductor series offline: momentum tilts into QQQ alone",
+            "^VIX": "the implied-vol proxy prices the options instead, named in run.json"}
 # Parameter fields that name symbols: a text (`symbol`, `core`), a list (`growth`) or a mapping's keys
 # (`rotation`). tests/test_symbols.py walks every registered parameter class so a new field that
 # holds a symbol cannot be missed.
