@@ -430,3 +430,22 @@ def test_offline_backtest_says_one_line_for_the_cached_symbol(tmp_path, monkeypa
     assert len(fallbacks) == 1 and fallbacks[0].startswith("warning: yahoo download of SPY failed")
     assert "Failed download" not in result.output and "UserWarning" not in result.output
     assert "100%" not in result.output
+
+
+def test_compare_overwrite_replaces_a_used_report(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = run("backtest", "--strategy", "benchmark", "--start", "2017-01-03", "--end", "2017-12-29",
+                     "--out", out, "--no-tearsheet")
+        assert result.exit_code == 0, result.output
+        runs.append(out)
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "old.txt").write_text("old")
+    refused(run("compare", "--from", *runs, "--out", report), "not empty", "--overwrite")
+    assert (report / "old.txt").exists()
+    result = run("compare", "--from", *runs, "--out", report, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert not (report / "old.txt").exists() and (report / "compare.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "report"]  # nothing staged is left
