@@ -110,7 +110,8 @@ def _missing_text(names, missing: dict, universe: dict) -> str:
         if symbol not in files:
             reason = str(exc).splitlines()[0] if exc is not None else "not loaded"
             parts.append(f"{_slot(symbol, universe)}: {reason}")
-    return (f"{who} needs {', '.join(_slot(s, universe) for s in missing)}: {'; '.join(parts)}; "
+    verb = "needs" if len(names) == 1 else "need"
+    return (f"{who} {verb} {', '.join(_slot(s, universe) for s in missing)}: {'; '.join(parts)}; "
             "add the files, or map your own to the roles with --map ROLE=SYMBOL")
 
 
