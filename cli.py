@@ -7,7 +7,9 @@ become one line on stderr and exit code 2; a bug still shows its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 
 import click
 import pandas as pd
@@ -29,10 +31,14 @@ from backtests.regime_eval import (
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from data import SOURCES
 from data.errors import DataError
+from data.frames import to_date
+from data.universe import canonical_symbol
 from data.windows import DEFAULT_AFTER, DEFAULT_BEFORE, WINDOW_KINDS, nyse_windows, windows_frame
+from data.yahoo import CacheFallbackWarning
 from strategies.config import load_config, merge_settings
 from strategies.errors import ConfigError
 from strategies.registry import STRATEGIES
+from strategies.roles import parse_map
 from strategies.rulespec import (
     parse_max_weight,
     parse_percent,
@@ -53,7 +59,8 @@ class PlaybookGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _one_line_fallbacks():
+                return super().invoke(ctx)
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -61,6 +68,25 @@ class PlaybookGroup(click.Group):
             # click's own usage block is four lines; the culprit fits in one
             click.echo(f"error: {exc.format_message()}", err=True)
             ctx.exit(2)
+
+
+@contextlib.contextmanager
+def _one_line_fallbacks():
+    """Show each cache fallback of the yahoo source (data.yahoo.CacheFallbackWarning) as one
+    `warning:` line, in order, instead of Python's two-line warning with its source line."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CacheFallbackWarning):
+            click.echo(f"warning: {str(message).splitlines()[0]}", err=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 @click.group(cls=PlaybookGroup)
@@ -77,12 +103,9 @@ class DateParam(click.ParamType):
         if isinstance(value, pd.Timestamp):
             return value
         try:
-            day = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            day = pd.NaT
-        if day is pd.NaT or day.tzinfo is not None:
+            return to_date(value)  # data's one date parser: ISO only, so 01/12/2018 and "now" fail
+        except DataError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2018-12-21.", param, ctx)
-        return day.normalize()
 
 
 CASH_RATE_OPTION = click.option(
@@ -91,6 +114,26 @@ CASH_RATE_OPTION = click.option(
          "(embedded: after 2018-11-30); named in the output and run.json. Without it a playbook run "
          "past the last published rate is refused. Default span of a playbook run: 1999-01-04 to "
          "2018-11-30 (to 2018-12-31 with --cash-rate); the benchmark alone: 1990-01-02 to 2022-12-28.")
+
+
+def _role_map(ctx, param, value):
+    """--map ROLE=SYMBOL (repeated) as {role: symbol}, or None when not given (strategies.roles)."""
+    if not value:
+        return None
+    try:
+        return parse_map(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--map ")) from None
+
+
+MAP_OPTION = click.option(
+    "--map", "universe", multiple=True, callback=_role_map, metavar="ROLE=SYMBOL",
+    help="Use SYMBOL's data for a playbook role (repeatable): index, tech, semis, energy, staples, "
+         "financials, cash, volatility, rates; e.g. --map tech=XLK loads XLK.csv where the playbook "
+         "trades QQQ. Adds to a config file's universe: block role by role.")
+OVERWRITE_OPTION = click.option(
+    "--overwrite", is_flag=True, default=None,
+    help="Replace what --out holds (the old files are removed only once the new ones are complete).")
 
 
 def market_data_options(command):
@@ -104,6 +147,7 @@ def market_data_options(command):
         click.option("--start", type=DateParam(), help="First session, YYYY-MM-DD."),
         click.option("--end", type=DateParam(), help="Last session, YYYY-MM-DD."),
         CASH_RATE_OPTION,
+        MAP_OPTION,
     ]
     for option in reversed(options):  # click lists options in the order the decorators are written
         command = option(command)
@@ -160,7 +204,8 @@ def _checked(parse):
 @click.option("--tax-rate", callback=_checked(parse_percent), help="Tax on realised gains, reported apart.")
 @click.option("--cash", type=click.FloatRange(min=1000), help="Starting cash [1,000,000].")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Output directory [results/<strategy>-<time>/].")
+              help="Output directory [results/<strategy>-<time>/]; must be new or empty, see --overwrite.")
+@OVERWRITE_OPTION
 @click.option("--seed", type=int, help="Seed recorded in run.json (the run itself is deterministic).")
 @click.option("--no-tearsheet", is_flag=True, help="Skip the quantstats HTML tearsheet.")
 def backtest(config_path, no_tearsheet, **options):
@@ -210,9 +255,10 @@ def list_strategies():
 @click.option("--before", type=click.IntRange(0, 60), help="Sessions before each event [default: 5].")
 @click.option("--after", type=click.IntRange(0, 60), help="Sessions after each event [default: 5].")
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/compare-<time>/].")
+@OVERWRITE_OPTION
 @market_data_options
 @click.option("--seed", type=int, help="Seed of the bootstrap confidence intervals [0].")
-def compare_command(strategies, runs_from, more_runs, out, **options):
+def compare_command(strategies, runs_from, more_runs, out, overwrite, **options):
     """Compare strategies side by side: run them on the same data (prepared once) or load saved runs
     with --from, print the metrics table and write one self-contained HTML report (metrics, equity
     and drawdowns, monthly heatmaps, and with --window the per-window returns and event study)."""
@@ -227,15 +273,16 @@ def compare_command(strategies, runs_from, more_runs, out, **options):
     if not strategies and not saved:
         raise click.UsageError("give --strategies momentum,neutral,... or --from DIR [DIR ...]")
     if saved and any(options.get(k) is not None for k in ("source", "data_dir", "cache_dir", "start", "end",
-                                                          "before", "after", "cash_rate")):
+                                                          "before", "after", "cash_rate", "universe")):
         raise click.BadParameter("saved runs keep their own data and windows; drop --source, --data-dir, "
-                                 "--cache-dir, --start, --end, --cash-rate, --before and --after.",
+                                 "--cache-dir, --start, --end, --cash-rate, --map, --before and --after.",
                                  param_hint="'--from'")
     if options.get("source") == "csv" and not options.get("data_dir"):
         raise click.BadParameter("the csv source needs a folder: add --data-dir DIR.",
                                  param_hint="'--data-dir'")
     names = parse_strategies(strategies) if strategies else None
-    outcome = compare(strategies=names, runs_from=saved or None, settings=options, out=out)
+    outcome = compare(strategies=names, runs_from=saved or None, settings=options, out=out,
+                      overwrite=bool(overwrite))
     click.echo(outcome.text)
     click.echo(f"report written to {outcome.report}")
 
@@ -284,6 +331,7 @@ def _range_of(rule):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory of CSV files (--source csv).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Yahoo cache directory.")
 @CASH_RATE_OPTION
+@MAP_OPTION
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="grid", show_default=True,
               help="grid runs every cell; tpe and random run --trials trials.")
 @click.option("--trials", type=click.IntRange(min=1), help="Total trials of a tpe or random study.")
@@ -292,7 +340,8 @@ def _range_of(rule):
 @click.option("--storage", help="Optuna storage URL shared by workers on many machines, e.g. "
               "postgresql://user:pass@host/db [default: sqlite file study.db in --out].")
 @click.option("--study", help="Study name [default: strategy-window-objective-<hash of the search>].")
-@click.option("--out", type=click.Path(file_okay=False), help="Output directory [results/tune-<study>/].")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Output directory [results/tune-<study>/]; a used one only if it holds this study.")
 @click.option("--min-train-years", type=click.IntRange(min=1), default=DEFAULT_MIN_TRAIN_YEARS,
               show_default=True, help="Years of windows before the first walk-forward test year.")
 @click.option("--seed", type=int, help="Seed of the tpe/random sampler (worker N adds N).")
@@ -325,6 +374,7 @@ def tune_command(**options):
     if options["sampler"] != "grid" and options["trials"] is None:
         raise click.BadParameter(f"--sampler {options['sampler']} needs the study's total, e.g. --trials 50.",
                                  param_hint="'--trials'")
+    options["universe"] = tuple((options["universe"] or {}).items())
     outcome = tune(TuneRequest(**options))
     files = write_reports(outcome)
     click.echo(format_summary(outcome, files))
@@ -451,8 +501,10 @@ def data_fetch_command(symbols, start, end, cache_dir, refresh):
 @click.option("--refresh", is_flag=True, help="yahoo: download again even when cached.")
 def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refresh):
     """Check every symbol: sorted unique dates, no gaps, positive prices, low <= open/close <= high,
-    history reaching --start. One line per symbol (OK, FAIL with the rule broken, or SKIP where
-    no offline series exists); exit code 2 if any FAIL. The embedded source also lists the one
+    no single-session move or volume beyond the bound of its kind of series (docs/data.md), history
+    reaching --start. One line per symbol (OK, FAIL with the rule broken and the row, or SKIP where
+    no offline series exists); exit code 2 if any FAIL. Without --symbols, the strategies the valid
+    series can run, and what each of the others lacks. The embedded source also lists the one
     repair it applies to shipped files and facts kept as they are.
     """
     from data.catalog import check_symbols, echo_user_warnings, embedded_remarks
@@ -468,6 +520,13 @@ def data_validate_command(source, data_dir, cache_dir, symbols, start, end, refr
     if source == "embedded":
         for remark in embedded_remarks():
             click.echo(remark)
+    if not wanted:  # the whole folder (or universe): which strategies its valid series can run
+        from backtests.symbols import runnable
+
+        usable = {canonical_symbol(line.symbol) for line in lines if line.status == "OK"}
+        for name, missing in runnable(usable):
+            click.echo(f"can run   {name}" if not missing else
+                       f"cannot    {name}: no valid {', '.join(missing)}")
     if any(line.status == "FAIL" for line in lines):
         click.get_current_context().exit(2)
 
@@ -597,8 +656,9 @@ _MODEL_HELP = (f"rules: the column's rules with walk-forward calibrated weights;
               help="Where the market data comes from.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Directory of Yahoo-format csv files (--source csv).")
+@MAP_OPTION
 @click.pass_context
-def regime_group(ctx, date, model, source, data_dir):
+def regime_group(ctx, date, model, source, data_dir, universe):
     """Which playbook scenario holds: momentum, range or selloff, with probabilities.
 
     `regime --date D` prints the features, probabilities and label of session D (from data up to
@@ -607,7 +667,7 @@ def regime_group(ctx, date, model, source, data_dir):
     frequencies known at the time, and names the model the playbook trades on.
     """
     ctx.ensure_object(dict)
-    ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir}
+    ctx.obj["regime"] = {"model": model, "source": source, "data_dir": data_dir, "universe": universe}
     if ctx.invoked_subcommand is not None:
         if date is not None:
             raise click.BadParameter("--date is for the one-session report; drop it or the subcommand.",
@@ -615,7 +675,8 @@ def regime_group(ctx, date, model, source, data_dir):
         return
     if date is None:
         raise click.UsageError("give --date YYYY-MM-DD for one session, or the subcommand evaluate.", ctx=ctx)
-    report = session_report(date, source=source, model=model or DEFAULT_MODEL, data_dir=data_dir)
+    report = session_report(date, source=source, model=model or DEFAULT_MODEL, data_dir=data_dir,
+                            universe=universe)
     click.echo(format_session(report))
 
 
@@ -633,15 +694,19 @@ def regime_group(ctx, date, model, source, data_dir):
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="table to read; json: one object per model and window.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Also write the reliability diagram as a PNG file here.")
+              help="Also write the reliability diagram as a PNG file here (a new file, see --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
 @click.pass_context
-def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_format, plot):
+def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_format, plot, overwrite):
     """Scorecard of the regime models on non-overlapping 5-session horizons: Brier score, log loss
     and hit rate against the constant 35/45/20 prior and against the label frequencies known at the
     time, with year-block bootstrap 90% intervals, per window kind; the scenario label's definition;
     the reliability table; and the model the playbook trades on, with the evidence (skill on the
     first half of the scored years, and on the held-out second half).
     """
+    from backtests.files import check_out_file
+
+    check_out_file(plot, overwrite, "--plot")  # before the scorecard is computed
     shared = ctx.obj["regime"]
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{start.date()} is after --end {end.date()}; swap them.",
@@ -654,6 +719,7 @@ def regime_evaluate(ctx, window, model, source, data_dir, start, end, output_for
         end=end,
         models=(model,) if model else MODELS + REFERENCE_MODELS,
         windows=(window,) if window else WINDOWS,
+        universe=shared["universe"],
     )
     if plot:
         plot_reliability(report, plot)

@@ -26,12 +26,14 @@ import pandas as pd
 from backtests import jobs
 from backtests.compare_html import STEPPED_NOTE, write_report
 from backtests.errors import RunError
+from backtests.files import check_out_dir
 from backtests.market import MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, load_run, write_run
 from backtests.regime_eval import DEFAULT_MODEL
 from backtests.result import RunResult
 from backtests.runner import run_backtest
+from backtests.symbols import check_market, preflight_csv
 from backtests.windows_eval import (
     RESAMPLES,
     WINDOWS_CSV,
@@ -136,7 +138,10 @@ def run_strategies(names, spec: MarketSpec, seed: int = 0, show_progress: bool |
     names = list(names)
     for name in names:
         get_strategy(name)  # refuse a bad name before the data is prepared
+    preflight_csv(names, spec)
     market = prepare_market(spec)
+    for name in names:
+        check_market(name, market)
     stepped = window_market(market) if spec.window != "full" else market
     results = []
     for name in progress(names, "compare: strategies", len(names), show_progress, progress_file):
@@ -309,26 +314,20 @@ def _saved_kind(results) -> str | None:
     return kind if kind in WINDOW_KINDS else None
 
 
-def _check_target(target: Path) -> None:
-    if target.exists() and not target.is_dir():
-        raise RunError(f"output directory {target} is an existing file")
-    if target.is_dir() and any(target.iterdir()):
-        raise RunError(f"output directory {target} is not empty; choose a new directory")
-
-
-def _staging(target: Path) -> Path:
+def _staging(target: Path, overwrite: bool = False) -> Path:
     """A temp directory beside the target, moved into place once everything is written."""
-    _check_target(target)
+    check_out_dir(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
 
 
 def compare(strategies=None, runs_from=None, settings: dict | None = None, out=None,
-            show_progress: bool | None = None, progress_file=None) -> CompareOutcome:
+            show_progress: bool | None = None, progress_file=None, overwrite: bool = False) -> CompareOutcome:
     """Run `strategies` (names) on the data `settings` describe (source, data_dir, cache_dir, start,
     end, window, before, after, seed), or load the saved runs `runs_from`, and write the comparison
-    to `out` (default results/compare-<time>/). Returns the comparison, where it went and the text
-    the terminal prints."""
+    to `out` (default results/compare-<time>/; a used one is refused before anything runs, unless
+    `overwrite`, and then replaced only once the new report is complete). Returns the comparison,
+    where it went and the text the terminal prints."""
     settings = dict(settings or {})
     if bool(strategies) == bool(runs_from):
         raise RunError("give either strategies to run or saved runs to load (--from), not both or neither")
@@ -337,7 +336,7 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
     if window not in (None, *WINDOW_KINDS):
         raise RunError(f"unknown window {window!r}; choose from {', '.join(WINDOW_KINDS)}")
     target = Path(out) if out else default_out_dir("compare")
-    _check_target(target)  # before the slow part: a taken directory fails at once
+    check_out_dir(target, overwrite)  # before the slow part: a taken directory fails at once
     if strategies:
         names = parse_strategies(strategies) if isinstance(strategies, str) else list(strategies)
         spec = shared_spec(names, {**settings, "window": window or "full"})
@@ -363,7 +362,7 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
     claims = load_claims(claims_spec, window, seed=seed) if window else None
     comparison = build_comparison(results, window, windows_by_run, regime, claims, origins, notes, seed,
                                   show_progress=show_progress, progress_file=progress_file)
-    staging = _staging(target)
+    staging = _staging(target, overwrite)
     try:
         if strategies:
             for name, result in zip(comparison.names, results):
@@ -377,12 +376,28 @@ def compare(strategies=None, runs_from=None, settings: dict | None = None, out=N
                                       lineterminator="\n")
         write_report(comparison, staging / REPORT_HTML)
         staging.chmod(0o755)
-        os.replace(staging, target)  # target is absent or an empty directory: one rename
+        _move_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     text = format_comparison(comparison)
     return CompareOutcome(comparison, target, target / REPORT_HTML, text)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename staging to target; a used target (--overwrite) is moved aside first and removed only once
+    the new one is in place, so a failure keeps the old report."""
+    if not (target.is_dir() and any(target.iterdir())):
+        os.replace(staging, target)  # absent or an empty directory: one rename
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(retired, target)
+        raise
+    shutil.rmtree(retired)
 
 
 def _safe(name: str) -> str:

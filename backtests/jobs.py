@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtests.files import check_out_dir
 from backtests.market import Market, MarketSpec, prepare_market, window_market
 from backtests.metrics import format_table, metrics_table
 from backtests.outputs import default_out_dir, write_run
 from backtests.regime_eval import DEFAULT_MODEL
 from backtests.result import RunResult
 from backtests.runner import RunSettings, run_backtest
+from backtests.symbols import check_market, check_params, preflight_csv
 from backtests.windows_eval import (
     WINDOWS_CSV,
     event_summary,
@@ -26,6 +28,7 @@ from backtests.windows_eval import (
     window_table,
     write_window_table,
 )
+from data.frames import to_date
 from strategies.config import risk_config_from_settings
 from strategies.registry import build_params, get_strategy
 
@@ -65,6 +68,7 @@ def market_spec(settings: dict, run: RunSettings | None = None) -> MarketSpec:
         regime_model=settings.get("model") or DEFAULT_MODEL,
         cash_rate=None if settings.get("cash_rate") is None else float(settings["cash_rate"]),
         span="all" if run.strategy == "benchmark" else "playbook",
+        universe=tuple((settings.get("universe") or {}).items()),
     )
 
 
@@ -91,9 +95,18 @@ def run_settings(settings: dict) -> RunSettings:
 
 def backtest(settings: dict, market: Market | None = None, write: bool = True,
              tearsheet: bool = True) -> BacktestOutcome:
-    """Run the strategy the settings name; write its files to settings["out"] (or the default)."""
+    """Run the strategy the settings name; write its files to settings["out"] (or the default). A
+    used or unwritable out is refused before anything runs (settings["overwrite"] allows a used one)."""
+    overwrite = bool(settings.get("overwrite"))
+    if write:
+        check_out_dir(settings.get("out"), overwrite)
     run = run_settings(settings)
-    market = market if market is not None else prepare_market(market_spec(settings, run))
+    check_params(run.strategy, run.params)  # a parameter naming a symbol the run would not load
+    if market is None:
+        spec = market_spec(settings, run)
+        preflight_csv([run.strategy], spec)  # every missing file at once, before anything is loaded
+        market = prepare_market(spec)
+    check_market(run.strategy, market)
     if run.windows_only and not market.stepped:
         market = window_market(market)
     result = run_backtest(run, market)
@@ -108,7 +121,8 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
     out_dir = None
     if write:
         target = Path(settings["out"]) if settings.get("out") else default_out_dir(run.strategy)
-        out_dir = write_run(result, target, tearsheet=tearsheet, windows=windows, seed=run.seed)
+        out_dir = write_run(result, target, tearsheet=tearsheet, overwrite=overwrite, windows=windows,
+                            seed=run.seed)
         if windows is not None:
             write_window_table(windows, out_dir / WINDOWS_CSV)
     per_window = {run.strategy: windows} if windows is not None else None
@@ -117,4 +131,4 @@ def backtest(settings: dict, market: Market | None = None, write: bool = True,
 
 
 def _day(value) -> pd.Timestamp | None:
-    return None if value is None else pd.Timestamp(value).normalize()
+    return to_date(value)  # data's one date parser: YYYY-MM-DD text only

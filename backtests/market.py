@@ -17,14 +17,16 @@ from backtests.errors import RunError
 from backtests.optionbook import DAYS_PER_YEAR, OptionMarket
 from backtests.regime_eval import DEFAULT_MODEL, MODELS, REFERENCE_MODELS, calendar_columns, market_regime
 from backtests.stand_ins import default_span, require_cash_rate, stand_in_notes
+from backtests.symbols import OPTIONAL
 from data.calendar import monthly_expiries, nyse_sessions
 from data.dividends import session_yields
 from data.errors import DataError
-from data.frames import REAL_OPEN, real_open_mask
+from data.frames import REAL_OPEN, real_open_mask, to_date
 from data.hashing import data_hash
 from data.macro import load_macro
 from data.windows import WINDOW_KINDS, Window, window_mask, windows_of_kind
 from strategies.regime import PRIOR, REGIMES, compute_features
+from strategies.roles import ROLE_OF, file_symbol, parse_universe
 from strategies.signals import average_true_range, momentum_signal, realized_vol
 from strategies.volsurface import VRP_RATIO, SkewParams, atm_vol_proxy
 
@@ -69,8 +71,16 @@ class MarketSpec:
     # "playbook": unset dates default to where every playbook input exists (default_span);
     # "all": to the whole history (the benchmark holds no cash and no options)
     span: str = "playbook"
+    # (role, symbol) pairs: the user's files standing in for the playbook's roles (data.roles; --map
+    # ROLE=SYMBOL, a config file's universe: block); a role not named keeps its default symbol
+    universe: tuple = ()
 
     def __post_init__(self):
+        for name in ("start", "end"):  # data's one date parser: YYYY-MM-DD text or a date
+            object.__setattr__(self, name, to_date(getattr(self, name), name))
+        pairs = self.universe.items() if isinstance(self.universe, dict) else self.universe
+        universe = parse_universe(dict(pairs), "universe")  # checked roles, distinct symbols
+        object.__setattr__(self, "universe", tuple(sorted(universe.items())))
         if self.window not in WINDOW_CHOICES:
             raise RunError(f"unknown window {self.window!r}; choose from {', '.join(WINDOW_CHOICES)}")
         if self.regime_model not in MODELS + REFERENCE_MODELS:
@@ -98,6 +108,9 @@ class Market:
     proxies: dict[str, str]
     segments: dict[str, list] = field(default_factory=dict)  # per symbol, frame.attrs["segments"]
     rate_published: np.ndarray | None = None  # per session: a T-bill figure exists (None: no series)
+    # per playbook symbol the source could not give: the DataError (backtests.symbols refuses a run
+    # that needs one, naming them all)
+    missing: dict[str, DataError] = field(default_factory=dict)
 
     @property
     def stepped(self) -> bool:
@@ -118,21 +131,36 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
     start, end = default_span(spec)
     notes: list[str] = []
     options = dict(source=spec.source, data_dir=spec.data_dir, cache_dir=spec.cache_dir)
-    data.load(["SPY"], start, end, **options)  # the span asked for is one SPY can cover
-    frames = {}
+    universe = dict(spec.universe)
+    index = file_symbol("SPY", universe)
+    data.load([index], start, end, **options)  # the span asked for is one the index can cover
+    frames, missing = {}, {}
     for symbol in TRADED + ("^VIX",):
+        source_symbol = file_symbol(symbol, universe)
         try:
-            frames[symbol] = data.load([symbol], None, end, **options)[symbol]
+            frame = data.load([source_symbol], None, end, **options)[source_symbol]
         except DataError as exc:
-            if symbol == "SPY":
-                raise
-            notes.append(f"{symbol} unavailable, playbooks go without it: {exc}")
+            if symbol == "SPY" or source_symbol != symbol:
+                raise  # the index, and a file the user mapped to a role, are loaded or refused
+            missing[symbol] = exc
+            if symbol in OPTIONAL:  # documented as optional (backtests.symbols, docs/playbooks.md)
+                notes.append(f"{symbol} is optional and unavailable ({OPTIONAL[symbol]}): {exc}")
+            else:  # a run whose strategy needs it is refused (backtests.symbols.check_market)
+                notes.append(f"{symbol} unavailable, playbooks that need it are refused: {exc}")
+            continue
+        if source_symbol != symbol:
+            frame.attrs["proxy"] = (f"{source_symbol} in the {ROLE_OF[symbol]} role of {symbol} (mapped): "
+                                    f"{frame.attrs.get('proxy', source_symbol)}")
+        frames[symbol] = frame
     sessions = pd.DatetimeIndex(frames["SPY"].index, name="date")
     macro = {}
     for name in ("long_yield", "tbill_rate"):
+        mapped = universe.get("rates") if name == "long_yield" else None
         try:
-            macro[name] = load_macro(name, sessions, **options)
+            macro[name] = load_macro(name, sessions, **options, symbol=mapped)
         except DataError as exc:
+            if mapped is not None:
+                raise  # a file the user mapped is never dropped for a note
             notes.append(f"no {name} series: {exc}")
     long_yield = macro.get("long_yield")
     if long_yield is not None and long_yield.notna().any() and long_yield.iloc[-1:].isna().all():
@@ -140,6 +168,7 @@ def prepare_market(spec: MarketSpec = MarketSpec()) -> Market:
         notes.append(f"no long yield after {through} (the series ends): the rate-shock rules do not fire "
                      "from then on")
     market = build_market(spec, frames, long_yield, macro.get("tbill_rate"), notes)
+    market.missing = missing
     market = market if start is None else _since(market, pd.Timestamp(start))
     if spec.span == "playbook":
         require_cash_rate(market, "a playbook run")
@@ -168,7 +197,7 @@ def _subset(market: Market, keep: np.ndarray, windows, block_start: np.ndarray |
     return Market(market.spec, market.sessions[keep], {s: f[keep] for s, f in market.bars.items()},
                   market.signals[keep], market.regime[keep], windows, options, market.expiries,
                   market.data_hash, market.notes, market.proxies, market.segments,
-                  None if market.rate_published is None else market.rate_published[keep])
+                  None if market.rate_published is None else market.rate_published[keep], market.missing)
 
 
 def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: pd.Series | None = None,

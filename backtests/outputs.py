@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.errors import RunError
+from backtests.files import check_out_dir
 from backtests.metrics import PERIODS_PER_YEAR, convention, packages, summary, windows_only
 from backtests.reports import plot_equity, tearsheet_problem, write_tearsheet
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
@@ -159,11 +160,7 @@ def write_run(
     slowest file, several seconds); a run whose returns are constant gets no tearsheet either, and
     run.json's "notes" says why.
     """
-    target = Path(out_dir)
-    if target.exists() and not target.is_dir():
-        raise RunError(f"output directory {target} is an existing file")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise RunError(f"output directory {target} is not empty; choose a new directory or allow overwriting")
+    target = check_out_dir(out_dir, overwrite, option="output directory", offer_overwrite=False)
     # refuses a broken result before any I/O
     figures = summary(result, periods_per_year=periods_per_year, rf=rf, windows=windows, seed=seed)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ from strategies.regime import (
     compute_features,
     rule_evidence,
 )
+from strategies.roles import file_symbol
 
 # What the playbook can trade on, best by evidence first in the help; "rules" is the column's rules
 # with walk-forward calibrated weights. REFERENCE_MODELS are scored for comparison only.
@@ -249,30 +250,42 @@ def calendar_columns(sessions: pd.DatetimeIndex) -> pd.DataFrame:
     return frame.reindex(sessions)
 
 
-def _optional(symbol: str, start, end, source: str, data_dir, notes: dict) -> pd.DataFrame | None:
+def _optional(symbol: str, start, end, source: str, data_dir, notes: dict,
+              universe=None) -> pd.DataFrame | None:
     """A series the classifier can do without: None, and the reason noted, when it cannot be had."""
     try:
-        return load([symbol], start=start, end=end, source=source, data_dir=data_dir)[symbol]
+        return _slot(symbol, start, end, source, data_dir, universe)
     except DataError as exc:
+        if file_symbol(symbol, universe) != symbol:
+            raise  # a file the user mapped to a role is loaded or refused, never dropped for a note
         notes[symbol] = f"missing: {exc}"
         return None
 
 
-def _load_inputs(source: str, start, end, data_dir) -> dict:
-    """features, spy, qqq and long_yield from the data layer, loaded with warm-up before `start`."""
+def _slot(symbol: str, start, end, source: str, data_dir, universe) -> pd.DataFrame:
+    """The frame filling the playbook's `symbol`: the file mapped to its role (--map), else its own."""
+    mapped = file_symbol(symbol, universe)
+    return load([mapped], start=start, end=end, source=source, data_dir=data_dir)[mapped]
+
+
+def _load_inputs(source: str, start, end, data_dir, universe=None) -> dict:
+    """features, spy, qqq and long_yield from the data layer, loaded with warm-up before `start`;
+    `universe` ({role: symbol}, strategies.roles) maps the user's files to the roles."""
+    universe = dict(universe or {})
     first = None if start is None else pd.Timestamp(start) - pd.Timedelta(days=WARMUP_DAYS)
-    spy = load(["SPY"], start=first, end=end, source=source, data_dir=data_dir)["SPY"]
+    spy = _slot("SPY", first, end, source, data_dir, universe)
     if len(spy) == 0:
         raise RunError(f"no SPY sessions in the {source} data between {start} and {end}")
     notes: dict[str, str] = {"SPY": spy.attrs.get("proxy", "SPY")}
     others = {}
     for symbol in ("QQQ", "SMH", "^VIX"):
-        frame = _optional(symbol, first, end, source, data_dir, notes)
+        frame = _optional(symbol, first, end, source, data_dir, notes, universe)
         if frame is not None:
             notes[symbol] = frame.attrs.get("proxy", symbol)
         others[symbol] = frame
     try:
-        long_yield = load_macro("long_yield", spy.index, source=source, data_dir=data_dir)
+        long_yield = load_macro("long_yield", spy.index, source=source, data_dir=data_dir,
+                                symbol=universe.get("rates"))
         notes["long_yield"] = long_yield.attrs.get("description", "long yield")
     except DataError as exc:
         long_yield, notes["long_yield"] = None, f"missing: {exc}"
@@ -512,8 +525,10 @@ def evaluate(
     params: RuleParams | None = None,
     label_params: ScenarioParams = ScenarioParams(),
     seed: int = 0,
+    universe: dict | None = None,
 ) -> dict:
     """Every model's card on every window kind, the default model's evidence and the reliability tables.
+    `universe` ({role: symbol}) maps the user's files to the playbook's roles (--map).
 
     Scored sessions: every `horizon`-th session (non_overlapping) from `start` to `end` whose label is
     known and on which both walk-forward models have a fitted forecast (each starts once it has about
@@ -525,7 +540,7 @@ def evaluate(
             raise RunError(f"evaluation window {window!r} is unknown; choose one of {', '.join(WINDOWS)}")
     for model in models:
         _check_model(model)
-    inputs = _load_inputs(source, None, None, data_dir)
+    inputs = _load_inputs(source, None, None, data_dir, universe)
     features, horizon = inputs["features"], label_params.horizon
     labels = _labels(inputs, label_params)
     probs = {m: model_probs(m, features, labels, horizon, params) for m in MODELS + REFERENCE_MODELS}
@@ -610,14 +625,14 @@ def rule_diagnostics(features: pd.DataFrame, realized: pd.Series, params: RulePa
 
 
 def session_report(date, source: str = "embedded", model: str = "rules", data_dir=None,
-                   label_params: ScenarioParams = ScenarioParams()) -> dict:
+                   label_params: ScenarioParams = ScenarioParams(), universe: dict | None = None) -> dict:
     """Features, probabilities and label for one session, and (hindsight) what its next sessions were.
 
     A date that is not a session of the data is refused with the nearest sessions named.
     """
     _check_model(model)
     day = pd.Timestamp(date).normalize()
-    inputs = _load_inputs(source, None, None, data_dir)
+    inputs = _load_inputs(source, None, None, data_dir, universe)
     features, spy = inputs["features"], inputs["spy"]
     index = features.index
     if day not in index:

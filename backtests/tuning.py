@@ -63,9 +63,11 @@ from tqdm import tqdm
 
 from backtests import jobs
 from backtests.errors import RunError
+from backtests.files import check_out_dir
 from backtests.market import Market, prepare_market, window_market
 from backtests.overfitting import PBOResult, deflated_sharpe_of, pbo_cscv
 from backtests.runner import run_backtest
+from backtests.symbols import check_market, preflight_csv
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
@@ -79,6 +81,7 @@ STUDY_FORMAT = 1  # bumped when what a study stores changes, so an old study is 
 STOP_PARAM = "stop_level"
 TAKE_PROFIT_PARAM = "take_profit_level"
 STUDY_FILE = "study.db"
+REPORT_JSON = "tuning.json"  # tuning_report.TUNING_JSON: the report names its study
 SQLITE_BUSY_SECONDS = 60  # a worker waits this long for SQLite's write lock before giving up
 OPEN_ATTEMPTS = 5  # workers that create one PostgreSQL study at once may race on its tables
 SIGINT_GRACE_SECONDS = 5.0  # how long interrupted workers get to record their trial before being told
@@ -273,6 +276,7 @@ class TuneRequest:
     seed: int | None = None
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     cash_rate: float | None = None  # annual fraction where no T-bill rate is published (--cash-rate)
+    universe: tuple = ()  # (role, symbol) pairs: files standing in for the playbook's roles (--map)
 
     def __post_init__(self):
         get_strategy(self.strategy)
@@ -308,7 +312,8 @@ def base_settings(request: TuneRequest) -> dict:
         "window": request.window,
         "before": request.before,
         "after": request.after,
-    } | ({} if request.cash_rate is None else {"cash_rate": request.cash_rate})
+    } | ({} if request.cash_rate is None else {"cash_rate": request.cash_rate}) \
+      | ({"universe": dict(request.universe)} if request.universe else {})
 
 
 def window_records(windows, sessions: pd.DatetimeIndex) -> list[list[str]]:
@@ -975,24 +980,49 @@ class TuneOutcome:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _holds_a_study(out_dir: Path) -> bool:
+    """A used --out a tuning run may take up again: it holds a study file or a study's report (which
+    study is checked once the name is known, `_report_study`)."""
+    return (out_dir / STUDY_FILE).is_file() or (out_dir / REPORT_JSON).is_file()
+
+
+def _report_study(out_dir: Path) -> str | None:
+    """The study whose report (tuning.json) is in out_dir, or None when there is none."""
+    path = out_dir / REPORT_JSON
+    if not path.is_file():
+        return None
+    try:
+        study = json.loads(path.read_text(encoding="utf-8")).get("study")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        raise RunError(f"--out {out_dir} holds a {REPORT_JSON} that is not a tuning report; "
+                       "give another --out") from None
+    return str(study) if study is not None else None
+
+
 def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
     """Prepare the market once (or take `market`, prepared for the request's data and window), open
     or resume the study, run the remaining trials with request.jobs workers, and judge the study.
     Ctrl-C becomes a RunError that says how to resume."""
     started = time.perf_counter()
+    check_out_dir(request.out, reusable=_holds_a_study, offer_overwrite=False)  # before any work
     space = SearchSpace.parse(request.stop, request.take_profit)
     settings = base_settings(request)
     spec = jobs.market_spec(settings)
     if market is None:
+        preflight_csv([request.strategy], spec)
         market = prepare_market(spec)
     elif market.spec != spec or market.stepped:
         raise RunError(f"the market given was prepared for {market.spec}, not for this study's {spec}")
+    check_market(request.strategy, market)
     stepped = window_market(market)
     definition = study_definition(request, space, market)
     name = request.study or default_study_name(definition)
     out_dir = Path(request.out) if request.out else Path("results") / f"tune-{name}"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunError(f"output directory {out_dir} is an existing file")
+    check_out_dir(out_dir, reusable=_holds_a_study, offer_overwrite=False)
+    found = _report_study(out_dir)
+    if found is not None and found != name:
+        raise RunError(f"--out {out_dir} holds the report of study {found!r}, not {name!r}; give another "
+                       f"--out, or --study {found} (with that study's settings) to resume it")
     if request.storage is None:
         out_dir.mkdir(parents=True, exist_ok=True)
     url = request.storage or sqlite_url(out_dir / STUDY_FILE)

@@ -34,7 +34,15 @@ from matplotlib.patches import Rectangle
 
 from backtests.files import write_atomically
 from backtests.overfitting import DSR_MEANING, PBO_MEANING
-from backtests.tuning import OBJECTIVES, STOP_PARAM, TAKE_PROFIT_PARAM, Evaluation, TuneOutcome, score
+from backtests.tuning import (
+    OBJECTIVES,
+    REPORT_JSON,
+    STOP_PARAM,
+    TAKE_PROFIT_PARAM,
+    Evaluation,
+    TuneOutcome,
+    score,
+)
 from strategies.risk import format_number, format_percent
 
 LEADERBOARD_CSV = "leaderboard.csv"
@@ -42,7 +50,7 @@ WALK_FORWARD_CSV = "walk_forward.csv"
 HEATMAP_PNG = "heatmap.png"
 IS_OOS_PNG = "is_oos.png"
 SUMMARY_TXT = "summary.txt"
-TUNING_JSON = "tuning.json"
+TUNING_JSON = REPORT_JSON
 LEADERBOARD_COLUMNS = ["rank", "trial", "state", "rule", "stop", "take_profit", STOP_PARAM, TAKE_PROFIT_PARAM,
                        "in_sample", "train_years", "test_years", "chosen_in", "same_as", "seconds", "worker"]
 WALK_FORWARD_COLUMNS = ["year", "train_windows", "test_windows", "trial", "rule", "in_sample",

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
+from data.frames import to_date
 
 # The playbook's history starts here; exchange_calendars builds 20 years back by default.
 HISTORY_START = pd.Timestamp("1990-01-01")
@@ -36,16 +37,11 @@ QUARTER_END_MONTHS = (3, 6, 9, 12)
 
 
 def _to_day(value, what: str) -> pd.Timestamp:
-    """Parse a user date into a tz-naive midnight Timestamp, or say which date is bad."""
-    try:
-        day = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{what} {value!r} is not a date (use YYYY-MM-DD).") from exc
-    if day is pd.NaT:
-        raise DataError(f"{what} {value!r} is not a date (use YYYY-MM-DD).")
-    if day.tzinfo is not None:
+    """Parse a user date into a tz-naive midnight Timestamp, or say which date is bad (data.frames'
+    one date parser: YYYY-MM-DD text, or a date; a time zone is refused here, not dropped)."""
+    if getattr(value, "tzinfo", None) is not None:
         raise DataError(f"{what} {value!r} carries a time zone; dates here are tz-naive.")
-    return day.normalize()
+    return to_date(value, what)
 
 
 def default_end() -> pd.Timestamp:

@@ -26,6 +26,15 @@ REQUIRED = ("date", "open", "high", "low", "close", "volume")
 _ISO_DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T].*)?\s*$")
 
 
+class MissingFile(DataError):
+    """No file for a symbol in a csv folder; keeps the names tried so that a run can name every
+    missing file at once."""
+
+    def __init__(self, symbol: str, folder: Path, tried: tuple[str, ...]):
+        super().__init__(f"csv source has no file for {symbol} in {folder} (tried {', '.join(tried)})")
+        self.symbol, self.folder, self.tried = symbol, folder, tried
+
+
 def candidate_names(symbol: str) -> list[str]:
     """File names tried for a symbol, in order.
 
@@ -50,8 +59,7 @@ def find_file(symbol: str, data_dir) -> Path:
         path = folder / name
         if path.is_file():
             return path
-    tried = ", ".join(names)
-    raise DataError(f"csv source has no file for {canonical_symbol(symbol)} in {folder} (tried {tried})")
+    raise MissingFile(canonical_symbol(symbol), folder, tuple(names))
 
 
 def _read_rows(path: Path, origin: str) -> tuple[pd.DataFrame, list[int]]:

@@ -8,6 +8,9 @@ and `real_open_mask` is the one rule saying which opens are real prints.
 
 from __future__ import annotations
 
+import datetime
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -23,6 +26,21 @@ REAL_OPEN = "real_open"
 # Same tolerance as validation's OHLC check: equal printed values after decimal-to-binary rounding.
 STALE_RTOL = 1e-9
 
+# Values above this are taken as quoted x 10 (percent x 10), see data.macro's docstring.
+YIELD_X10_THRESHOLD = 20.0
+
+
+def yield_percent(values) -> np.ndarray:
+    """A Yahoo yield index quote in percent, undoing the x 10 quoting where it was used.
+
+    >>> yield_percent([4.15, 41.5, 15.8]).tolist()
+    [4.15, 4.15, 15.8]
+    """
+    values = np.asarray(values, dtype="float64")
+    return np.where(values > YIELD_X10_THRESHOLD, values / 10.0, values)
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 # Every index leaves at nanosecond resolution whatever the parser chose (pandas 3 parses to
 # microseconds, pandas 2 to nanoseconds), so frames from different sources compare equal.
 INDEX_UNIT = "ns"
@@ -31,19 +49,38 @@ INDEX_UNIT = "ns"
 def to_date(value, what: str = "date") -> pd.Timestamp | None:
     """A boundary date as a tz-naive midnight Timestamp, or None; bad input is a DataError.
 
+    The one date parser of options, config files and the API: text must be ISO, YYYY-MM-DD, so that
+    01/12/2018 (January 12 or December 1?) is never guessed and "now" or "today" never makes a run
+    depend on when it was started. Dates (datetime.date, pd.Timestamp, numpy datetime64) pass as they are.
+
     >>> to_date("2018-12-21")
     Timestamp('2018-12-21 00:00:00')
     >>> to_date(None) is None
     True
+    >>> to_date("01/12/2018", "--start")
+    Traceback (most recent call last):
+    ...
+    data.errors.DataError: --start '01/12/2018' is not a date written YYYY-MM-DD, e.g. 2018-12-21
     """
     if value is None:
         return None
+    problem = f"{what} {value!r} is not a date written YYYY-MM-DD, e.g. 2018-12-21"
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_DAY.fullmatch(text):
+            raise DataError(problem)
+        try:
+            return pd.Timestamp(datetime.date.fromisoformat(text))
+        except ValueError:
+            raise DataError(problem) from None
+    if not isinstance(value, (datetime.date, np.datetime64)):
+        raise DataError(problem)
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from exc
+        raise DataError(problem) from exc
     if stamp is pd.NaT:
-        raise DataError(f"{what} {value!r} is not a date; use YYYY-MM-DD")
+        raise DataError(problem)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)
     return stamp.normalize()

@@ -8,8 +8,8 @@ from data.csv_source import load_csv
 from data.embedded import load_embedded
 from data.errors import DataError
 from data.frames import SOURCES, to_date
-from data.universe import RATE_SYMBOLS, canonical_symbol
-from data.validate import validate_frame
+from data.universe import canonical_symbol
+from data.validate import series_kind, validate_frame
 from data.yahoo import load_yahoo
 
 
@@ -22,6 +22,7 @@ def load(
     cache_dir=None,
     refresh: bool = False,
     download=None,
+    kinds=None,
 ) -> dict[str, pd.DataFrame]:
     """One validated frame per symbol asked, keyed by the symbol as asked, cut to [start, end].
 
@@ -32,6 +33,8 @@ def load(
     cache_dir  the yahoo cache (default $PLAYBOOK_CACHE_DIR, else the user cache directory)
     refresh    yahoo: download again even when the cache covers the dates
     download   yahoo: the downloader (default yfinance.download); tests pass a fake
+    kinds      {symbol: kind of series} for validation's move bounds (data.validate.MOVE_BOUNDS,
+               "rate" for a yield index); a symbol not in it gets data.validate.series_kind's
 
     >>> frames = load(["SPY", "^VIX"], "2018-12-24", "2018-12-31")
     >>> frames["SPY"].loc["2018-12-26", "close"], frames["^VIX"].attrs["close_only"]
@@ -51,5 +54,6 @@ def load(
             frame, origin = load_yahoo(symbol, start, end, cache_dir, refresh, download)
         else:
             frame, origin = load_csv(symbol, data_dir)
-        frames[asked] = validate_frame(frame, symbol, origin, start, end, rate=symbol in RATE_SYMBOLS)
+        kind = (kinds or {}).get(asked) or series_kind(symbol)
+        frames[asked] = validate_frame(frame, symbol, origin, start, end, rate=kind == "rate", kind=kind)
     return frames

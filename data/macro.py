@@ -31,24 +31,12 @@ import pandas as pd
 
 from data.embedded import french_rf, monthly_series
 from data.errors import DataError
-from data.frames import SOURCES, session_index
+from data.frames import SOURCES, YIELD_X10_THRESHOLD, session_index, yield_percent
 from data.loading import load
 
 MACRO_NAMES = ("long_yield", "tbill_rate", "core_cpi")
 AAA_RELEASE_DAY = 7
 CPI_RELEASE_DAY = 15
-# Values above this are taken as quoted x 10 (percent x 10), see the module docstring.
-YIELD_X10_THRESHOLD = 20.0
-
-
-def yield_percent(values) -> np.ndarray:
-    """A Yahoo yield index quote in percent, undoing the x 10 quoting where it was used.
-
-    >>> yield_percent([4.15, 41.5, 15.8]).tolist()
-    [4.15, 4.15, 15.8]
-    """
-    values = np.asarray(values, dtype="float64")
-    return np.where(values > YIELD_X10_THRESHOLD, values / 10.0, values)
 
 
 def release_dates(months: pd.PeriodIndex, day: int, months_later: int) -> pd.DatetimeIndex:
@@ -104,12 +92,16 @@ def _sessions(sessions) -> pd.DatetimeIndex:
 
 
 def _daily_close(symbol: str, source: str, data_dir, cache_dir) -> pd.Series:
-    frame = load([symbol], source=source, data_dir=data_dir, cache_dir=cache_dir)[symbol]
+    frame = load([symbol], source=source, data_dir=data_dir, cache_dir=cache_dir, kinds={symbol: "rate"})
+    frame = frame[symbol]
     return frame["close"]
 
 
-def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None) -> pd.Series:
+def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None, symbol=None) -> pd.Series:
     """Daily series `name` on `sessions`: the latest figure released by each session.
+
+    `symbol` replaces the yield index read for long_yield or tbill_rate (^TNX, ^IRX: the `rates`
+    role mapped with --map rates=SYMBOL); it is read from `source` and validated as a yield.
 
     >>> s = pd.to_datetime(["2018-11-30", "2018-12-03", "2018-12-14", "2018-12-17"])
     >>> load_macro("core_cpi", s).tolist()   # October's 258.939 until November's is out on the 15th
@@ -128,6 +120,9 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
             "NaN after its last release on any source)"
         )
         frequency, lag = "monthly", _monthly_lag(CPI_RELEASE_DAY)
+    elif source == "embedded" and symbol is not None:
+        raise DataError(f"the embedded source has no daily yield index {symbol}; a mapped rates role "
+                        "needs --source yahoo or csv")
     elif source == "embedded" and name == "long_yield":
         aaa = monthly_series("default", "AAA")
         values, through = monthly_as_of(aaa, AAA_RELEASE_DAY, 1, sessions)
@@ -145,7 +140,7 @@ def load_macro(name, sessions, source="embedded", data_dir=None, cache_dir=None)
         )
         frequency, lag = "monthly", "month m known from its first session (bill bought at the start of m)"
     else:
-        symbol = "^TNX" if name == "long_yield" else "^IRX"
+        symbol = symbol or ("^TNX" if name == "long_yield" else "^IRX")
         close = _daily_close(symbol, source, data_dir, cache_dir)
         percent = yield_percent(close.to_numpy())
         daily = percent if name == "long_yield" else percent / 100.0

@@ -14,6 +14,8 @@ PLAYBOOK_SYMBOLS = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL", "SHY", "^VI
 
 # Yield indexes: their values are rates, so zero or negative is a real value, not a bad price.
 RATE_SYMBOLS = frozenset({"^TNX", "^IRX", "^FVX", "^TYX"})
+# Volatility indexes: they move by ratios no price index does (data.validate.MOVE_BOUNDS).
+VOLATILITY_SYMBOLS = frozenset({"^VIX", "^VXN", "^VIX3M", "^VIX9D", "^VVIX", "^VXD", "^RVX"})
 
 # skfolio's 20 large caps (daily adjusted closes, 1990-2022), loadable one by one on the embedded
 # source for single-name work (tech leaders AAPL, MSFT, AMD in the momentum scenario).

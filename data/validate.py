@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
-from data.frames import COLUMNS, PRICE_COLUMNS, REAL_OPEN, restrict, stale_open_mask
+from data.frames import COLUMNS, PRICE_COLUMNS, REAL_OPEN, restrict, stale_open_mask, yield_percent
+from data.universe import RATE_SYMBOLS, UNIVERSE, VOLATILITY_SYMBOLS, canonical_symbol
 
 RULE_SORTED = "dates sorted ascending"
 RULE_UNIQUE = "dates unique"
@@ -25,6 +26,36 @@ RULE_VOLUME = "volume non-negative"
 RULE_HISTORY = "history covers start"
 RULE_ROWS = "rows in range"
 RULE_REAL_OPEN = "real_open flags every row"
+RULE_MOVE = "single-session move within bound"
+RULE_VOLUME_OUTLIER = "volume within bound"
+
+# The largest single-session move a price may make from the previous close (open, high, low or close),
+# as |log(price / previous close)|, per kind of series. Beyond it a row is a data error (a misplaced
+# decimal, a price in cents, an unadjusted split), not a market move: a 1e9 close in a series near 100
+# is a log move of 16. Each bound sits well above the largest real move of its kind:
+# - index: an index, ETF or sector basket. The S&P 500's worst session, 1987-10-19, was -20.5%
+#   (log 0.229); the embedded history's largest are XLF's two-stock basket on 2009-01-20 (log 0.286)
+#   and QQQ's 1990s tech-basket stand-in on 1992-06-18 (0.155). 0.35 is a 30% fall or a 42% rise.
+# - stock: one company. Real single-session moves reach a halving or a doubling (AAPL -52% on
+#   2000-09-29, log 0.731; RRC x3 on 1990-04-10, log 1.099 in skfolio's large caps); ln 5 = 1.61 (an
+#   80% fall or a fivefold rise) keeps every one while a decimal slip (log 2.3) or more is refused.
+# - volatility: VIX and its kin. VIX's largest rise was +115.6% on 2018-02-05 (log 0.768); ln 3 = 1.10.
+# - rate: a yield index is checked in percentage points (x 10 quotes read as data.frames.yield_percent
+#   does), not by ratio (a bill yield of 0.01 doubling is nothing): the 10-year yield's largest session
+#   moves were about 0.75 points (1980-1987); a change of more than 3 points is refused, and so is a
+#   level outside -5% .. 30% after the x 10 reading (the 1981 peak was 15.8%).
+MOVE_BOUNDS = {"index": 0.35, "stock": float(np.log(5.0)), "volatility": float(np.log(3.0))}
+RATE_MOVE_POINTS = 3.0
+RATE_LEVELS = (-5.0, 30.0)
+# Volume: a session trading more than this many times the median of the 250 sessions around it (its
+# nonzero volumes) is refused. The heaviest real sessions are a few times the median (SPY's at most 2.4x
+# in the embedded history; index rebalances and the 1987 and 2010 crashes 3-5x); 50x is a unit error.
+VOLUME_TIMES_MEDIAN = 50.0
+# A move is a session's only between rows at most this many calendar days apart: the longest US market
+# closure since 1990 ran from 2001-09-10 to 2001-09-17 (7 days); across a longer hole in a file the
+# price has had months or years to move, and the hole itself is the file's fact, not a bad price.
+MOVE_MAX_DAYS = 10
+VOLUME_MEDIAN_SESSIONS = 250
 
 # A year's share of stale opens is worth a line of `data validate` from this share up: below it the
 # "stale" opens are the odd real open that printed at exactly the previous close.
@@ -139,6 +170,68 @@ def check_values(frame: pd.DataFrame, symbol: str, origin: str, *, rate: bool = 
         raise _fail(origin, symbol, frame.index[i], RULE_VOLUME, f"volume = {float(volume[i])!r}")
 
 
+def check_moves(frame: pd.DataFrame, symbol: str, origin: str, kind: str) -> None:
+    """No single-session move beyond MOVE_BOUNDS[kind] (rates: RATE_MOVE_POINTS and RATE_LEVELS) from the
+    previous close (the row before, if at most MOVE_MAX_DAYS earlier), for the open, high, low and
+    close; no volume beyond VOLUME_TIMES_MEDIAN.
+
+    >>> f = pd.DataFrame({c: [100.0, 101.0, 1e9, 102.0] for c in ("open", "high", "low", "close")},
+    ...                  index=pd.bdate_range("2018-06-04", periods=4))
+    >>> f["volume"] = 0.0
+    >>> check_moves(f, "SPY", "csv file SPY.csv", "index")
+    Traceback (most recent call last):
+    ...
+    data.errors.DataError: csv file SPY.csv SPY on 2018-06-06 breaks rule 'single-session move within \
+bound': open 1000000000.0 after a close of 101.0 the session before (|log move| 16.1 > 0.35, the bound \
+for an index or ETF); 2 row(s)
+    """
+    if kind not in (*MOVE_BOUNDS, "rate"):
+        raise ValueError(f"unknown kind of series {kind!r}")
+    columns = ("open", "high", "low", "close")
+    values = frame[list(columns)].to_numpy(dtype="float64")
+    if kind == "rate":
+        values = yield_percent(values)
+        low, high = RATE_LEVELS
+        outside = (values < low) | (values > high)
+        if outside.any():
+            row, col = np.argwhere(outside)[0]
+            detail = (f"{columns[col]} {float(frame[columns[col]].iloc[row])!r} reads as a yield of "
+                      f"{values[row, col]:.2f}%, outside {low:g}% .. {high:g}%; "
+                      f"{int(outside.any(axis=1).sum())} row(s)")
+            raise _fail(origin, symbol, frame.index[row], RULE_MOVE, detail)
+    if len(values) > 1:
+        previous = values[:-1, 3:4]
+        if kind == "rate":
+            moves = np.abs(values[1:] - previous)
+            bound, unit, what = RATE_MOVE_POINTS, " points", "a yield index"
+        else:
+            moves = np.abs(np.log(values[1:] / previous))
+            bound, unit, what = MOVE_BOUNDS[kind], "", {"index": "an index or ETF", "stock": "a single stock",
+                                                      "volatility": "a volatility index"}[kind]
+        days = np.diff(frame.index.to_numpy()).astype("timedelta64[D]").astype(float)
+        beyond = (moves > bound) & (days <= MOVE_MAX_DAYS)[:, None]
+        if beyond.any():
+            row, col = np.argwhere(beyond)[0]
+            shown = frame[columns[col]].iloc[row + 1]
+            measure = "change" if kind == "rate" else "|log move|"
+            detail = (f"{columns[col]} {float(shown)!r} after a close of {float(frame['close'].iloc[row])!r} "
+                      f"the session before ({measure} {moves[row, col]:.3g}{unit} > {bound:.3g}{unit}, the "
+                      f"bound for {what}); {int(beyond.any(axis=1).sum())} row(s)")
+            raise _fail(origin, symbol, frame.index[row + 1], RULE_MOVE, detail)
+    volume = pd.Series(frame["volume"].to_numpy(dtype="float64"), index=frame.index)
+    traded = volume.where(volume > 0)
+    if traded.notna().sum() >= 20:
+        median = traded.rolling(VOLUME_MEDIAN_SESSIONS, min_periods=20, center=True).median()
+        ratio = (volume / median).to_numpy()
+        beyond = np.flatnonzero(ratio > VOLUME_TIMES_MEDIAN)
+        if len(beyond):
+            i = beyond[0]
+            detail = (f"volume {float(volume.iloc[i])!r} is {ratio[i]:.0f} times the median of the "
+                      f"{VOLUME_MEDIAN_SESSIONS} sessions around it (bound {VOLUME_TIMES_MEDIAN:g}); "
+                      f"{len(beyond)} row(s)")
+            raise _fail(origin, symbol, frame.index[i], RULE_VOLUME_OUTLIER, detail)
+
+
 def check_history(
     frame: pd.DataFrame, symbol: str, origin: str, start: pd.Timestamp | None, end: pd.Timestamp | None
 ) -> None:
@@ -245,11 +338,13 @@ def validate_frame(
     end: pd.Timestamp | None = None,
     *,
     rate: bool = False,
+    kind: str | None = None,
 ) -> pd.DataFrame:
     """Every rule, in the order a reader would check them; returns the rows in [start, end].
 
     `origin` names the source as the user knows it ("embedded", "yahoo cache /path/SPY.csv",
-    "csv file /data/SPY.csv") and starts every error message.
+    "csv file /data/SPY.csv") and starts every error message. `kind` picks the move bound
+    (MOVE_BOUNDS; default: series_kind(symbol), "rate" when `rate`).
     """
     check_dates(frame, symbol, origin)
     check_real_open(frame, symbol, origin)
@@ -260,4 +355,24 @@ def validate_frame(
     if len(window) == 0:
         raise _fail(origin, symbol, None, RULE_ROWS, f"no rows {_span(start, end)}")
     check_values(window, symbol, origin, rate=rate)
+    check_moves(window, symbol, origin, kind or ("rate" if rate else series_kind(symbol)))
     return window
+
+
+def series_kind(symbol: str) -> str:
+    """Which move bound a symbol's series gets: "rate" for the yield indexes, "volatility" for the
+    volatility indexes, "index" for an index (a caret symbol) and the playbook's ETFs, "stock" for
+    anything else (a single name, or a file of the user's we know nothing about: the loosest bound).
+
+    >>> [series_kind(s) for s in ("^TNX", "^VIX", "^GSPC", "XLF", "AMD", "ORCL")]
+    ['rate', 'volatility', 'index', 'index', 'stock', 'stock']
+    """
+    symbol = canonical_symbol(symbol)
+    if symbol in RATE_SYMBOLS:
+        return "rate"
+    if symbol in VOLATILITY_SYMBOLS:
+        return "volatility"
+    entry = UNIVERSE.get(symbol)
+    if symbol.startswith("^") or (entry is not None and entry.kind != "stock"):
+        return "index"
+    return "stock"

@@ -9,11 +9,16 @@ Network policy: a cache file that covers the dates asked for is used without a d
 the symbol is downloaded (`refresh=True` forces it). When the download fails (an exception, or the
 empty frame yfinance returns after logging a failed download) the cache is used with a one-line
 UserWarning; with no cache it is a DataError. Tests inject `download=`; the default is
-yfinance.download, imported only when first needed.
+yfinance.download, imported only when first needed. While the downloader runs, the libraries' own
+output (yfinance's failed-download log lines, urllib3 / curl_cffi retries, their warnings, anything
+printed) is silenced (`_quiet`): an offline run says one line per symbol, ours, not a page of noise.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,10 @@ _FIELDS = {
 }
 
 
+class CacheFallbackWarning(UserWarning):
+    """A failed download answered from the cache: one line per symbol (the CLI prints it as such)."""
+
+
 class DownloadFailed(Exception):
     """The download produced no usable rows; the message says why, in a few words."""
 
@@ -51,6 +60,25 @@ class FetchResult:
     last: pd.Timestamp
     rows: int
     downloaded: bool  # False when the cache already covered the dates asked for
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence log records, warnings and printed output while the downloader runs; restore after.
+
+    logging.disable rather than a logger's level: yfinance logs through child loggers and may attach
+    its own handlers, and urllib3 / curl_cffi / peewee each have their own names. The run is single-
+    threaded here (one symbol at a time), so the global switch touches nothing else.
+    """
+    before = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(before)
 
 
 def _yfinance_download(*args, **kwargs):
@@ -142,7 +170,8 @@ def _download(symbol: str, start, end, download) -> pd.DataFrame:
         # yfinance's end is exclusive; ours is inclusive.
         kwargs["end"] = (end + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     try:
-        raw = download(symbol, **kwargs)
+        with _quiet():
+            raw = download(symbol, **kwargs)
     except Exception as exc:  # any failure inside the downloader is a failed download, said in one line
         first_line = (str(exc).strip().splitlines() or [""])[0]
         reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
@@ -200,7 +229,7 @@ def load_yahoo(symbol, start=None, end=None, cache_dir=None, refresh=False, down
         warnings.warn(
             f"yahoo download of {symbol} failed ({failure}); using the cache {path} "
             f"downloaded {meta.downloaded:%Y-%m-%d} ({span})",
-            UserWarning,
+            CacheFallbackWarning,
             stacklevel=2,
         )
         return frame, f"yahoo cache {path}"

@@ -7,7 +7,8 @@ same key)::
 
     strategy, source, data_dir, start, end, window, before, after, seed, out,
     stop (one text or a list), take_profit, portfolio_stop, size, max_weight, tranches,
-    costs (a mapping of `Costs` fields), params (strategy parameters, passed through untouched)
+    costs (a mapping of `Costs` fields), params (strategy parameters, passed through untouched),
+    universe (role: symbol, the files standing in for the playbook's roles: strategies.roles)
 
 Precedence: an option given on the command line overrides the same key in the file (`merge_settings`);
 for ``costs`` and ``params`` the override is per field. A key left empty in YAML (``stop:``) counts as
@@ -30,6 +31,7 @@ import yaml
 
 from strategies.errors import ConfigError
 from strategies.risk import RiskConfig, Sizing, did_you_mean
+from strategies.roles import parse_universe
 from strategies.rulespec import (
     parse_costs,
     parse_max_weight,
@@ -64,6 +66,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "tranches",
     "costs",
     "params",
+    "universe",
 )
 RISK_KEYS: tuple[str, ...] = (
     "stop",
@@ -77,7 +80,7 @@ RISK_KEYS: tuple[str, ...] = (
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml")
 
 # Settings whose mappings are merged field by field rather than replaced whole.
-_MAPPING_KEYS = ("costs", "params")
+_MAPPING_KEYS = ("costs", "params", "universe")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -204,6 +207,8 @@ def _checked(key: str, value, folder: Path):
         return _date(key, value)
     if key in ("before", "after", "seed"):
         return _integer(key, value, minimum=0)
+    if key == "universe":
+        return parse_universe(value)  # {role: symbol}, strategies.roles; --map adds to it role by role
     if key == "params":
         if not isinstance(value, Mapping):
             raise ConfigError(f"key 'params' must be a mapping of strategy parameters, got {value!r}")

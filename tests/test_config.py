@@ -50,6 +50,7 @@ def test_good_config_files(name):
     assert settings["out"] == str((FIXTURES / "results" / "neutral").resolve())
     assert settings["stop"] == ["trailing:5%", "time:10", "atr:2.5x,sessions:20"]
     assert settings["params"] == {"hedge_band": 0.1, "put_tenor_sessions": 21, "universe": ["SPY", "QQQ"]}
+    assert settings["universe"] == {"tech": "XLK"}  # role: symbol, checked (strategies.roles)
     assert risk_config_from_settings(settings) == GOOD_RISK
 
 

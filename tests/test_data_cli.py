@@ -116,13 +116,18 @@ def test_validate_embedded_failures_exit_2():
 def test_validate_csv_folders():
     good = run("validate", "--source", "csv", "--data-dir", str(GOOD))
     assert good.exit_code == 0, good.output
-    assert [line.split()[:2] for line in good.output.splitlines()] == [
+    checked = [line.split()[:2] for line in good.output.splitlines() if not line.startswith("can")]
+    assert checked == [
         ["OK", "QQQ"], ["OK", "SPY"], ["OK", "VIX"], ["OK", "^IRX"], ["OK", "^TNX"]
     ]  # fmt: skip
+    # then what the folder can run: SPY and QQQ (SMH is optional) make momentum, neutral, benchmark
+    assert "can run   momentum" in good.output and "cannot    defensive: no valid XLE, XLP, XLF, BIL" \
+        in good.output
     bad = run("validate", "--source", "csv", "--data-dir", str(BAD))
     assert bad.exit_code == 2
-    lines = bad.output.splitlines()
+    lines = [line for line in bad.output.splitlines() if not line.startswith(("can", "cannot"))]
     assert len(lines) == len(list(BAD.glob("*.csv"))) and all(line.startswith("FAIL") for line in lines)
+    assert "cannot    neutral: no valid SPY" in bad.output
 
 
 def test_validate_rejects_bad_options():
