@@ -71,6 +71,7 @@ from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
 from data.windows import WINDOW_KINDS
 from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.registry import get_strategy
 from strategies.risk import StopRule, TakeProfit
 from strategies.rulespec import parse_range
@@ -251,7 +252,7 @@ def _step(levels) -> float | None:
 class TuneRequest:
     """Everything `cli.py tune` was asked. Ranges are text (strategies.rulespec range grammar)."""
 
-    strategy: str
+    strategy: str | Playbook  # a built-in's name or a Playbook instance (forked workers inherit it)
     stop: str
     take_profit: str | None = None
     objective: str = "sharpe"
@@ -275,7 +276,8 @@ class TuneRequest:
     cash_rate: float | None = None  # annual fraction where no T-bill rate is published (--cash-rate)
 
     def __post_init__(self):
-        get_strategy(self.strategy)
+        if not isinstance(self.strategy, Playbook):
+            get_strategy(self.strategy)
         if self.strategy == "benchmark":
             raise RunError("strategy 'benchmark' holds the index with no stops; tune a playbook strategy")
         if self.objective not in OBJECTIVES:
@@ -328,7 +330,9 @@ def study_definition(request: TuneRequest, space: SearchSpace, market: Market) -
     mixed in."""
     return _json_ready({
         "format": STUDY_FORMAT,
-        "strategy": request.strategy,
+        "strategy": str(request.strategy),
+        **({"playbook": f"{type(request.strategy).__module__}.{type(request.strategy).__qualname__}"}
+           if isinstance(request.strategy, Playbook) else {}),
         "objective": request.objective,
         "sampler": request.sampler,
         "window": request.window,
@@ -479,7 +483,7 @@ def default_rule_text(strategy: str) -> str:
     >>> default_rule_text("neutral"), default_rule_text("momentum")
     ('no stop, no take-profit', 'trailing:5% take-profit:8%')
     """
-    risk = get_strategy(strategy).default_risk
+    risk = strategy.default_risk if isinstance(strategy, Playbook) else get_strategy(strategy).default_risk
     stops = " + ".join(stop.spec() for stop in risk.stops)
     if risk.take_profit is None:
         return f"{stops}, no take-profit" if stops else "no stop, no take-profit"
