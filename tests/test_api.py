@@ -148,7 +148,8 @@ class BuyOnePut(bt.Strategy):
 def test_one_contract_pays_the_one_dollar_minimum():
     om = market()
     frame = pd.DataFrame({"open": om.open, "high": np.maximum(om.open, om.close),
-                          "low": np.minimum(om.open, om.close), "close": om.close, "volume": 1.0}, index=DATES)
+                          "low": np.minimum(om.open, om.close), "close": om.close, "volume": 1.0},
+                         index=DATES)
     cerebro = bt.Cerebro(stdstats=False)
     feed = bt.feeds.PandasData(dataname=frame, name="SPY")
     cerebro.adddata(feed)
