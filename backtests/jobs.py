@@ -92,13 +92,18 @@ def run_settings(settings: dict) -> RunSettings:
 
 
 def backtest(settings: dict, market: Market | None = None, write: bool = True,
-             tearsheet: bool = True) -> BacktestOutcome:
-    """Run the strategy the settings name; write its files to settings["out"] (or the default)."""
-    run = run_settings(settings)
-    market = market if market is not None else prepare_market(market_spec(settings, run))
+             tearsheet: bool = True, run: RunSettings | None = None,
+             spec: MarketSpec | None = None) -> BacktestOutcome:
+    """Run the strategy the settings name; write its files to settings["out"] (or the default).
+    `run` and `spec` given (a rerun of a saved run.json, backtests.provenance) replace what the
+    settings would build; settings["command"] is recorded in run.json."""
+    run = run if run is not None else run_settings(settings)
+    market = market if market is not None else prepare_market(spec or market_spec(settings, run))
     if run.windows_only and not market.stepped:
         market = window_market(market)
     result = run_backtest(run, market)
+    if settings.get("command"):
+        result.settings["command"] = list(settings["command"])
     windows = summary = None
     window_text = ""
     if run.windows_only and market.windows:

@@ -15,6 +15,7 @@ from backtests.metrics import assign_packages, realised_tax
 from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 from backtests.stand_ins import require_cash_rate, stand_ins
+from backtests.versions import code_version, package_versions
 from data.dividends import CONVENTION as DIVIDEND_CONVENTION
 from strategies.base import SIGNAL_LINES, InstrumentFeed, PlaybookStrategy, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
@@ -273,4 +274,6 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["segments"] = {s: seg for s, seg in market.segments.items() if len(seg) > 1}  # spliced series
     record["windows"] = len(market.windows)
     record["numpy_seed"] = int(np.int64(settings.seed))
+    record["code_version"] = code_version()
+    record["packages"] = package_versions()
     return record
