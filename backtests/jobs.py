@@ -26,7 +26,7 @@ from backtests.windows_eval import (
     window_table,
     write_window_table,
 )
-from strategies.config import risk_config_from_settings
+from strategies.config import risk_config_over
 from strategies.playbook import Playbook
 from strategies.registry import build_params, get_strategy
 
@@ -75,11 +75,9 @@ def run_settings(settings: dict) -> RunSettings:
     what the user gave), cash, seed, and whether to trade only inside the evaluation window."""
     name = settings["strategy"]
     own = isinstance(name, Playbook)  # a Playbook instance given from Python (backtests.api)
-    defaults = (name.default_risk if own else get_strategy(name).default_risk).to_settings()
-    given = {k: settings[k] for k in RISK_KEYS if settings.get(k) not in (None, (), [])}
-    if "costs" in given:
-        given["costs"] = {**defaults["costs"], **given["costs"]}
-    risk = risk_config_from_settings({**defaults, **given})
+    defaults = name.default_risk if own else get_strategy(name).default_risk
+    # the user's rules, parsed once from their text, over the strategy's typed defaults
+    risk = risk_config_over(defaults, {k: settings.get(k) for k in RISK_KEYS})
     window = settings.get("window") or "full"
     return RunSettings(
         strategy=name,

@@ -226,6 +226,15 @@ class SearchSpace:
             settings["take_profit"] = take_profit.spec()
         return settings
 
+    def rules(self, params: dict) -> dict:
+        """The params as the RiskConfig fields a trial replaces: {"stops": (StopRule,),
+        "take_profit": TakeProfit} (take_profit only when it is tuned)."""
+        rules = {"stops": (self.stop_rule(params),)}
+        take_profit = self.take_profit_rule(params)
+        if take_profit is not None:
+            rules["take_profit"] = take_profit
+        return rules
+
     def rule_text(self, params: dict) -> str:
         settings = self.rule_settings(params)
         text = settings["stop"]
@@ -491,9 +500,12 @@ def default_rule_text(strategy: str) -> str:
 
 
 def evaluate_rule(market: Market, settings: dict, rule: dict | None = None) -> np.ndarray:
-    """Per-window returns of the strategy run with `rule` ({"stop": ..., "take_profit": ...}, the
-    `cli.py backtest` texts) over the stepped market; None runs the strategy's default rules."""
-    run = jobs.run_settings({**settings, **(rule or {})})
+    """Per-window returns of the strategy run with `rule` (SearchSpace.rules: the typed stops and
+    take-profit in place of the default ones) over the stepped market; None runs the strategy's
+    default rules."""
+    run = jobs.run_settings(settings)
+    if rule:
+        run = dataclasses.replace(run, risk=dataclasses.replace(run.risk, **rule))
     result = run_backtest(run, market)
     return window_returns(result.returns, market.windows).to_numpy(float)
 
@@ -519,7 +531,7 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
                        and t.system_attrs.get("grid_id") == grid_id), None)
         if holder is not None:
             raise optuna.TrialPruned(f"cell taken by trial {holder.number}")
-        returns = evaluate_rule(context.market, context.settings, context.space.rule_settings(params))
+        returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
     else:
         cell = context.space.cell(params)
         same = next((t for t in trials if t.state == TrialState.COMPLETE and "window_returns" in t.user_attrs
@@ -529,7 +541,7 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
             trial.set_user_attr("same_as", same.number)
             returns = np.asarray(same.user_attrs["window_returns"], dtype=float)
         else:
-            returns = evaluate_rule(context.market, context.settings, context.space.rule_settings(params))
+            returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
     trial.set_user_attr("window_returns", [float(x) for x in returns])
     value = score(context.objective, returns)
     # an undefined ratio (no spread, no drawdown) ranks last; Optuna refuses NaN as a value
