@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -177,7 +178,8 @@ def _checked(parse):
 @click.option("--strategy", help="momentum | neutral | defensive | playbook | benchmark "
               "(see `cli.py strategies`); required here or as `strategy:` in --config.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="YAML or TOML file with any of these settings; command-line options win.")
+              help="YAML or TOML file with any of these settings (command-line options win), or a saved "
+              "run.json to rerun that run.")
 @market_data_options
 @click.option("--window", type=click.Choice(["full", "triple-witching", "year-end", "santa-claus",
                                              "monthly-expiry"]), default=None,
@@ -219,18 +221,39 @@ def backtest(config_path, no_tearsheet, **options):
     options["costs"] = costs or None
     from backtests import jobs  # the backtest stack loads only for the commands that need it
 
-    file_settings = load_config(config_path) if config_path else {}
-    settings = merge_settings(file_settings, options)
-    if not settings.get("strategy"):  # a config file may name it, so click cannot require it
-        raise click.UsageError("Missing option '--strategy' (give it here or as `strategy:` in the "
-                               "--config file).")
-    outcome = jobs.backtest(settings, tearsheet=not no_tearsheet)
+    command = [Path(sys.argv[0]).name, *sys.argv[1:]]
+    if config_path and Path(config_path).suffix.lower() == ".json":
+        outcome = _rerun(jobs, config_path, options, command, no_tearsheet)
+    else:
+        file_settings = load_config(config_path) if config_path else {}
+        settings = merge_settings(file_settings, options)
+        if not settings.get("strategy"):  # a config file may name it, so click cannot require it
+            raise click.UsageError("Missing option '--strategy' (give it here or as `strategy:` in the "
+                                   "--config file).")
+        outcome = jobs.backtest({**settings, "command": command}, tearsheet=not no_tearsheet)
     for note in outcome.notes:
         click.echo(f"note: {note}")
     click.echo(outcome.table)
     if outcome.window_text:
         click.echo(outcome.window_text)
     click.echo(f"results written to {outcome.out_dir}")
+
+
+def _rerun(jobs, path, options, command, no_tearsheet):
+    """`backtest --config results/.../run.json`: the saved run's settings, typed back from its
+    record, on the same data (refused when the data loads differently); only --out may be added."""
+    from backtests.market import prepare_market
+    from backtests.provenance import check_same_data, rerun_settings
+
+    given = sorted(k for k, v in options.items() if k != "out" and v not in (None, (), [], {}))
+    if given:
+        raise click.UsageError(f"a rerun of {path} takes only --out (and --no-tearsheet); drop "
+                               f"{', '.join('--' + k.replace('_', '-') for k in given)}")
+    run, spec, record = rerun_settings(path)
+    market = prepare_market(spec)
+    check_same_data(record, market.data_hash, path)
+    return jobs.backtest({"out": options.get("out"), "command": command}, market=market,
+                         tearsheet=not no_tearsheet, run=run, spec=spec)
 
 
 @main.command("strategies")

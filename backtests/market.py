@@ -57,7 +57,8 @@ class MarketSpec:
     window: str = "full"
     before: int = 5
     after: int = 5
-    atr_sessions: int = 14
+    atr_sessions: int = 14  # the `atr` column's look-back
+    atr_windows: tuple[int, ...] = ()  # further look-backs, as `atr_<n>` columns (each ATR rule its own)
     vol_sessions: int = 20
     vol_method: str = "ewma"  # the realised-vol forecast where there is no VIX (strategies.volsurface)
     vrp_ratio: float = VRP_RATIO  # implied / realised volatility applied to that forecast
@@ -226,6 +227,9 @@ def build_market(spec: MarketSpec, frames: dict[str, pd.DataFrame], long_yield: 
             )
         frame[REAL_OPEN] = _real_open(frames[symbol]).reindex(sessions, fill_value=False).to_numpy(bool)
         frame["atr"] = average_true_range(frame, spec.atr_sessions)
+        for n in spec.atr_windows:
+            if n != spec.atr_sessions:
+                frame[f"atr_{n}"] = average_true_range(frame, n)
         frame["rvol"] = realized_vol(frame["close"], spec.vol_sessions)
         # A series that starts after or ends before SPY (the embedded T-bill index ends with its last
         # published month) is untradable outside its span; its price is carried flat there only so

@@ -217,7 +217,7 @@ class OptionBook:
             q = self.market.quote(c, i, "open")
             half = float(self.costs.half_spread(q.mid, q.vega, q.vol))  # widens with the vol regime
             fill = q.mid + half if qty > 0 else max(q.mid - half, 0.0)
-            commission = abs(qty) * self.costs.commission_per_contract
+            commission = self.costs.commission(qty)
             new_cash = cash - qty * fill * c.spec.multiplier - commission
             if qty < 0 and c.kind == "call":
                 margin = self._uncovered_call_margin(i, underlying_units, extra=(c, qty))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
@@ -83,3 +84,22 @@ class RunResult:
     risk_free: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     costs: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    @cached_property
+    def metrics(self) -> dict:
+        """The figures `cli.py backtest` prints and run.json stores (backtests.metrics.summary):
+        cagr, sharpe (over the T-bill returns), sortino, max_drawdown, volatility, trade and book
+        figures. A windows-only run has no annualised figure (its strung-together windows are not
+        a year of returns): its per-window figures come with backtests.windows_eval.window_table."""
+        from backtests.metrics import summary  # metrics reads this module
+
+        return summary(self)
+
+    def save(self, out_dir, tearsheet: bool = False, overwrite: bool = False, windows=None):
+        """Write the files `cli.py backtest` writes (returns.csv, trades.csv, orders.csv,
+        positions.csv, packages.csv, equity.png, run.json, and the tearsheet if asked) into out_dir;
+        return its path (backtests.outputs.write_run)."""
+        from backtests.outputs import write_run
+
+        return write_run(self, out_dir, tearsheet=tearsheet, overwrite=overwrite, windows=windows,
+                         seed=int(self.settings.get("seed", 0) or 0))

@@ -9,14 +9,18 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from backtests.errors import RunError
 from backtests.market import FILL_RULE, TRADED, Market
 from backtests.metrics import assign_packages, realised_tax
 from backtests.optionbook import DAYS_PER_YEAR, OptionBook, OptionBroker
 from backtests.result import ORDER_COLUMNS, TRADE_COLUMNS, RunResult
 from backtests.stand_ins import require_cash_rate, stand_ins
+from backtests.versions import code_version, package_versions
 from data.dividends import CONVENTION as DIVIDEND_CONVENTION
-from strategies.base import SIGNAL_LINES, InstrumentFeed, SignalFeed, StrategySetup
+from strategies.base import SIGNAL_LINES, InstrumentFeed, PlaybookStrategy, SignalFeed, StrategySetup
 from strategies.contracts import ContractSpec
+from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.registry import build_params, get_strategy
 from strategies.risk import Costs, RiskConfig
 
@@ -25,8 +29,8 @@ from strategies.risk import Costs, RiskConfig
 class RunSettings:
     """Everything that decides a run besides the market data (which run.json records by hash)."""
 
-    strategy: str
-    params: object = None  # the strategy's parameter dataclass; None = its defaults
+    strategy: str | Playbook  # a built-in's name (strategies.registry) or a Playbook instance
+    params: object = None  # a built-in's parameter dataclass; None = its defaults
     risk: RiskConfig | None = None  # None = the strategy's default risk rules
     cash: float = 1_000_000.0
     contract_spec: ContractSpec = field(default_factory=ContractSpec)
@@ -37,7 +41,27 @@ class RunSettings:
     windows_only: bool = False
     seed: int = 0
 
+    @property
+    def name(self) -> str:
+        """The strategy's name in the result, its files and reports."""
+        return self.strategy if isinstance(self.strategy, str) else self.strategy.title()
+
+    def playbook(self) -> Playbook:
+        """The playbook this run trades: the instance given, or the built-in with these params."""
+        if isinstance(self.strategy, Playbook):
+            return self.strategy
+        return get_strategy(self.strategy).build(self.params)
+
     def resolved(self) -> RunSettings:
+        if isinstance(self.strategy, Playbook):
+            if self.params is not None:
+                raise ConfigError(f"{self.name}: a Playbook instance carries its own parameters; "
+                                  "drop params=")
+            risk = self.risk if self.risk is not None else self.strategy.default_risk
+            return dataclasses.replace(self, risk=risk)
+        if not isinstance(self.strategy, str):
+            raise ConfigError(f"strategy must be a built-in's name or a Playbook instance, "
+                              f"got {type(self.strategy).__name__}")
         entry = get_strategy(self.strategy)
         params = self.params if self.params is not None else build_params(self.strategy)
         risk = self.risk if self.risk is not None else entry.default_risk
@@ -51,53 +75,86 @@ class RunSettings:
         return dataclasses.replace(self, params=params, risk=risk)
 
 
-class PerShareCommission(bt.CommInfoBase):
-    """A US-broker style commission: a fee per share with a minimum per order."""
+class CostsCommission(bt.CommInfoBase):
+    """backtrader's commission hook, asking the run's costs object (`Costs.stock_commission`, or a
+    user's replacement with the same method) what each stock order pays."""
 
-    params = (("per_share", 0.005), ("minimum", 1.0), ("stocklike", True),
-              ("commtype", bt.CommInfoBase.COMM_FIXED))
+    params = (("costs", None), ("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED))
 
     def _getcommission(self, size, price, pseudoexec):
-        if not size:
-            return 0.0
-        return max(abs(size) * self.p.per_share, self.p.minimum)
+        return self.p.costs.stock_commission(size, price)
 
 
 def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     """Run one strategy over the prepared market and collect everything into a RunResult."""
     settings = settings.resolved()
-    entry = get_strategy(settings.strategy)
-    if settings.strategy != "benchmark":  # the benchmark accrues no interest and holds no options
-        require_cash_rate(market, settings.strategy)
+    playbook = settings.playbook()
+    benchmark = settings.strategy == "benchmark"
+    if not benchmark:  # the benchmark accrues no interest and holds no options
+        require_cash_rate(market, settings.name)
     costs = settings.risk.costs
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
-    feeds = _add_feeds(cerebro, market, [s for s in TRADED if s in entry.symbols])
+    feeds = _add_feeds(cerebro, market, feed_symbols(playbook, market))
     book = None
-    if entry.uses_options:
-        option_costs = costs.option_costs()
-        book = OptionBook(market.options, option_costs)
+    if playbook.uses_options:
+        book = OptionBook(market.options, costs.option_costs())
     carry = {feed: (market.bars[feed._name]["close"].to_numpy(float),
                     market.bars[feed._name]["carry"].to_numpy(float)) for feed in feeds}
-    broker = OptionBroker(book, feeds[0], rates=market.options,
-                          accrue_interest=settings.strategy != "benchmark", carry=carry)
+    broker = OptionBroker(book, feeds[0], rates=market.options, accrue_interest=not benchmark, carry=carry)
     cerebro.setbroker(broker)
     broker.setcash(settings.cash)
-    broker.addcommissioninfo(PerShareCommission(per_share=costs.commission_per_share,
-                                                minimum=costs.min_commission))
+    broker.addcommissioninfo(CostsCommission(costs=costs))
     if costs.slippage_bp:
-        broker.set_slippage_perc(costs.slippage_bp / 1e4, slip_open=True, slip_limit=False,
+        broker.set_slippage_perc(costs.slippage_fraction, slip_open=True, slip_limit=False,
                                  slip_match=True, slip_out=False)
-    if settings.strategy == "benchmark":
+    if benchmark:
         broker.set_coc(True)  # buy at the first close: the benchmark's return is the index's own
-    setup = StrategySetup(params=settings.params, risk=settings.risk, contract_spec=settings.contract_spec,
+    setup = StrategySetup(playbook=playbook, risk=settings.risk, contract_spec=settings.contract_spec,
                           expiries=tuple(market.expiries), rebalance_band=settings.rebalance_band,
                           stop_cooldown=settings.stop_cooldown,
                           thin_liquidity_scale=settings.thin_liquidity_scale,
-                          cash_buffer=settings.cash_buffer, windows_only=settings.windows_only)
-    cerebro.addstrategy(entry.strategy, setup=setup)
+                          cash_buffer=settings.cash_buffer, windows_only=settings.windows_only,
+                          atr=atr_series(settings.risk, market, [f._name for f in feeds]))
+    cerebro.addstrategy(PlaybookStrategy, setup=setup)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="returns")
     strategy = cerebro.run()[0]
     return _collect(strategy, settings, market, broker, book)
+
+
+def feed_symbols(playbook: Playbook, market: Market) -> list[str]:
+    """The feeds of a run: the index first (it carries the signal lines and is the option
+    underlying), then the playbook's symbols. A symbol of the playbook's that the market does not
+    hold is refused, naming it; a traded symbol the data lacks (market.notes says so) is left out."""
+    unknown = [line for line in playbook.signals if line not in SIGNAL_LINES]
+    if unknown:
+        raise ConfigError(f"{playbook.title()} reads signal line(s) {', '.join(map(repr, unknown))} "
+                          f"the market does not compute; it has {', '.join(SIGNAL_LINES)}")
+    if isinstance(playbook.symbols, str) or not all(isinstance(s, str) for s in playbook.symbols):
+        raise ConfigError(f"{playbook.title()}.symbols must be a tuple of symbols, got {playbook.symbols!r}")
+    missing = [s for s in playbook.symbols if s not in market.bars and s not in TRADED]
+    if missing:
+        raise ConfigError(f"{playbook.title()} trades {', '.join(missing)}, which the market does not hold "
+                          f"(it holds {', '.join(market.bars)})")
+    index = TRADED[0]
+    ordered = [index] + [s for s in TRADED[1:] if s in playbook.symbols] \
+        + [s for s in dict.fromkeys(playbook.symbols) if s not in TRADED]
+    return [s for s in ordered if s in market.bars]
+
+
+def atr_series(risk: RiskConfig, market: Market, symbols) -> dict:
+    """Per ATR look-back a rule names: each symbol's ATR at each bar's close (the market's `atr`
+    column for its own look-back, `atr_<n>` for the others it was prepared with)."""
+    windows = sorted({r.atr_sessions for r in (*risk.stops, risk.take_profit)
+                      if r is not None and r.kind == "atr"})
+    out = {}
+    for n in windows:
+        column = "atr" if n == market.spec.atr_sessions else f"atr_{n}"
+        if column not in market.bars[TRADED[0]]:
+            raise RunError(f"a rule reads ATR({n}) but the market was prepared with ATR "
+                           f"{', '.join(map(str, (market.spec.atr_sessions, *market.spec.atr_windows)))}; "
+                           f"prepare it with atr_windows=({n},)")
+        out[n] = {s: market.bars[s][column].to_numpy(float) for s in symbols}
+    return out
 
 
 def _add_feeds(cerebro, market: Market, symbols) -> list:
@@ -123,7 +180,7 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     returns = pd.Series(strategy.analyzers.returns.get_analysis(), dtype=float)
     returns.index = pd.DatetimeIndex(returns.index).normalize()
     returns = returns.reindex(market.sessions).fillna(0.0)
-    returns.name = settings.strategy
+    returns.name = settings.name
     if market.stepped and settings.strategy == "benchmark":
         # the benchmark holds the index through the gaps between windows (it has no window rule): its
         # return over a gap is not a window session's, and is left out as the benchmark series' is,
@@ -156,7 +213,7 @@ def _collect(strategy, settings: RunSettings, market: Market, broker: OptionBrok
     }
     position_columns = [c for c in state.columns if c not in ("equity", "exposure")]
     return RunResult(
-        strategy=settings.strategy,
+        strategy=settings.name,
         returns=returns,
         benchmark=benchmark,
         equity=state["equity"].rename("equity"),
@@ -184,9 +241,15 @@ def tbill_returns(market: Market) -> pd.Series:
 
 def settings_record(settings: RunSettings, market: Market) -> dict:
     """Everything needed to repeat the run, as plain JSON-able values."""
-    record = dataclasses.asdict(settings)
+    record = dataclasses.asdict(dataclasses.replace(settings, strategy=settings.name))
+    if isinstance(settings.strategy, Playbook):
+        cls = type(settings.strategy)
+        record["playbook"] = f"{cls.__module__}.{cls.__qualname__}"  # a user's: not runnable by name
+        params = getattr(settings.strategy, "params", None)
+        record["params"] = dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
     record["risk"] = settings.risk.to_dict()
-    record["params_type"] = type(settings.params).__name__
+    record["params_type"] = type(settings.params if isinstance(settings.strategy, str)
+                                 else getattr(settings.strategy, "params", None)).__name__
     spec = dataclasses.asdict(market.spec)
     record["market"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in spec.items()}
     record["fill_rule"] = FILL_RULE
@@ -211,4 +274,6 @@ def settings_record(settings: RunSettings, market: Market) -> dict:
     record["segments"] = {s: seg for s, seg in market.segments.items() if len(seg) > 1}  # spliced series
     record["windows"] = len(market.windows)
     record["numpy_seed"] = int(np.int64(settings.seed))
+    record["code_version"] = code_version()
+    record["packages"] = package_versions()
     return record

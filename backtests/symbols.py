@@ -52,22 +52,30 @@ def named_symbols(params, where: str = "") -> dict[str, str]:
     return found
 
 
-def check_params(name: str, params) -> None:
-    """Refuse a parameter naming a symbol the strategy does not trade (before any data is loaded)."""
-    entry = get_strategy(name)
+def _traded(strategy) -> tuple[str, tuple[str, ...]]:
+    """(name, symbols it may trade) of a registered name or a Playbook instance (strategies.playbook)."""
+    if isinstance(strategy, str):
+        return strategy, get_strategy(strategy).symbols
+    return strategy.name, tuple(strategy.symbols)
+
+
+def check_params(strategy, params) -> None:
+    """Refuse a parameter naming a symbol the strategy (a name or a Playbook) does not trade, before
+    any data is loaded."""
+    name, symbols = _traded(strategy)
     for path, symbol in named_symbols(params, name).items():
-        if symbol not in entry.symbols:
-            role = ROLE_OF.get(entry.symbols[0]) if path.endswith((".symbol", ".core")) else None
+        if symbol not in symbols:
+            role = ROLE_OF.get(symbols[0]) if path.endswith((".symbol", ".core")) else None
             hint = (f"map your file to the role instead: --map {role}={symbol} (or universe: {{{role}: "
                     f"{symbol}}} in the config)") if role else \
                 "map your file to one of its roles with --map ROLE=SYMBOL"
             raise RunError(f"parameter {path} = {symbol!r} names a symbol {name} does not trade (it trades "
-                           f"{', '.join(entry.symbols)}); {hint}")
+                           f"{', '.join(symbols)}); {hint}")
 
 
-def required(name: str) -> tuple[str, ...]:
-    """The symbols `name` cannot run without (its registry symbols less OPTIONAL)."""
-    return tuple(s for s in get_strategy(name).symbols if s not in OPTIONAL)
+def required(strategy) -> tuple[str, ...]:
+    """The symbols a strategy (a name or a Playbook) cannot run without: its symbols less OPTIONAL."""
+    return tuple(s for s in _traded(strategy)[1] if s not in OPTIONAL)
 
 
 def preflight_csv(names, spec) -> None:
@@ -88,14 +96,15 @@ def preflight_csv(names, spec) -> None:
             except Exception:  # noqa: BLE001 - a missing folder is reported by the load that follows
                 return
     if missing:
-        raise RunError(_missing_text(names, missing, universe))
+        raise RunError(_missing_text([_traded(n)[0] for n in names], missing, universe))
 
 
-def check_market(name: str, market) -> None:
-    """Refuse a run whose strategy needs a symbol the prepared market lacks, naming every one."""
-    missing = {s: market.missing.get(s) for s in required(name) if s not in market.bars}
+def check_market(strategy, market) -> None:
+    """Refuse a run whose strategy (a name or a Playbook) needs a symbol the prepared market lacks,
+    naming every one."""
+    missing = {s: market.missing.get(s) for s in required(strategy) if s not in market.bars}
     if missing:
-        raise RunError(_missing_text([name], missing, dict(market.spec.universe)))
+        raise RunError(_missing_text([_traded(strategy)[0]], missing, dict(market.spec.universe)))
 
 
 def _missing_text(names, missing: dict, universe: dict) -> str:

@@ -73,6 +73,7 @@ from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
 from data.windows import WINDOW_KINDS
 from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.registry import get_strategy
 from strategies.risk import StopRule, TakeProfit
 from strategies.rulespec import parse_range
@@ -228,6 +229,15 @@ class SearchSpace:
             settings["take_profit"] = take_profit.spec()
         return settings
 
+    def rules(self, params: dict) -> dict:
+        """The params as the RiskConfig fields a trial replaces: {"stops": (StopRule,),
+        "take_profit": TakeProfit} (take_profit only when it is tuned)."""
+        rules = {"stops": (self.stop_rule(params),)}
+        take_profit = self.take_profit_rule(params)
+        if take_profit is not None:
+            rules["take_profit"] = take_profit
+        return rules
+
     def rule_text(self, params: dict) -> str:
         settings = self.rule_settings(params)
         text = settings["stop"]
@@ -254,7 +264,7 @@ def _step(levels) -> float | None:
 class TuneRequest:
     """Everything `cli.py tune` was asked. Ranges are text (strategies.rulespec range grammar)."""
 
-    strategy: str
+    strategy: str | Playbook  # a built-in's name or a Playbook instance (forked workers inherit it)
     stop: str
     take_profit: str | None = None
     objective: str = "sharpe"
@@ -279,7 +289,8 @@ class TuneRequest:
     universe: tuple = ()  # (role, symbol) pairs: files standing in for the playbook's roles (--map)
 
     def __post_init__(self):
-        get_strategy(self.strategy)
+        if not isinstance(self.strategy, Playbook):
+            get_strategy(self.strategy)
         if self.strategy == "benchmark":
             raise RunError("strategy 'benchmark' holds the index with no stops; tune a playbook strategy")
         if self.objective not in OBJECTIVES:
@@ -333,7 +344,9 @@ def study_definition(request: TuneRequest, space: SearchSpace, market: Market) -
     mixed in."""
     return _json_ready({
         "format": STUDY_FORMAT,
-        "strategy": request.strategy,
+        "strategy": str(request.strategy),
+        **({"playbook": f"{type(request.strategy).__module__}.{type(request.strategy).__qualname__}"}
+           if isinstance(request.strategy, Playbook) else {}),
         "objective": request.objective,
         "sampler": request.sampler,
         "window": request.window,
@@ -484,7 +497,7 @@ def default_rule_text(strategy: str) -> str:
     >>> default_rule_text("neutral"), default_rule_text("momentum")
     ('no stop, no take-profit', 'trailing:5% take-profit:8%')
     """
-    risk = get_strategy(strategy).default_risk
+    risk = strategy.default_risk if isinstance(strategy, Playbook) else get_strategy(strategy).default_risk
     stops = " + ".join(stop.spec() for stop in risk.stops)
     if risk.take_profit is None:
         return f"{stops}, no take-profit" if stops else "no stop, no take-profit"
@@ -492,9 +505,12 @@ def default_rule_text(strategy: str) -> str:
 
 
 def evaluate_rule(market: Market, settings: dict, rule: dict | None = None) -> np.ndarray:
-    """Per-window returns of the strategy run with `rule` ({"stop": ..., "take_profit": ...}, the
-    `cli.py backtest` texts) over the stepped market; None runs the strategy's default rules."""
-    run = jobs.run_settings({**settings, **(rule or {})})
+    """Per-window returns of the strategy run with `rule` (SearchSpace.rules: the typed stops and
+    take-profit in place of the default ones) over the stepped market; None runs the strategy's
+    default rules."""
+    run = jobs.run_settings(settings)
+    if rule:
+        run = dataclasses.replace(run, risk=dataclasses.replace(run.risk, **rule))
     result = run_backtest(run, market)
     return window_returns(result.returns, market.windows).to_numpy(float)
 
@@ -520,7 +536,7 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
                        and t.system_attrs.get("grid_id") == grid_id), None)
         if holder is not None:
             raise optuna.TrialPruned(f"cell taken by trial {holder.number}")
-        returns = evaluate_rule(context.market, context.settings, context.space.rule_settings(params))
+        returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
     else:
         cell = context.space.cell(params)
         same = next((t for t in trials if t.state == TrialState.COMPLETE and "window_returns" in t.user_attrs
@@ -530,7 +546,7 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
             trial.set_user_attr("same_as", same.number)
             returns = np.asarray(same.user_attrs["window_returns"], dtype=float)
         else:
-            returns = evaluate_rule(context.market, context.settings, context.space.rule_settings(params))
+            returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
     trial.set_user_attr("window_returns", [float(x) for x in returns])
     value = score(context.objective, returns)
     # an undefined ratio (no spread, no drawdown) ranks last; Optuna refuses NaN as a value

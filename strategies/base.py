@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from strategies.contracts import ContractSpec, OptionContract, pick_expiry, pick_strike
+from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.risk import RiskConfig
 from strategies.targets import FLAT, HedgePlan, SessionView, Target
 
@@ -45,6 +47,7 @@ class ArrayFeed(bt.feeds.PandasData):
                         for name, column in self._colmapping.items()
                         if name != "datetime" and column is not None]
         self._stamps = [bt.date2num(t.to_pydatetime()) for t in frame.index]
+        self.session_dates = pd.DatetimeIndex(frame.index)
 
     def _load(self):
         self._idx += 1
@@ -85,7 +88,7 @@ class StrategySetup:
     windows_only     : hold positions only inside evaluation windows, cash outside
     """
 
-    params: object
+    playbook: Playbook
     risk: RiskConfig = field(default_factory=RiskConfig)
     contract_spec: ContractSpec = field(default_factory=ContractSpec)
     expiries: tuple = ()
@@ -94,6 +97,9 @@ class StrategySetup:
     thin_liquidity_scale: float = 1.0
     cash_buffer: float = 0.01
     windows_only: bool = False
+    # ATR look-back (sessions) -> symbol -> the ATR known at each bar's close: one series per window
+    # the stop and take-profit rules name, so that each rule reads its own
+    atr: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -102,7 +108,7 @@ class _Holding:
 
     opened_index: int = -1
     peak_close: float = 0.0
-    atr_at_entry: float = float("nan")
+    atr_at_entry: dict = field(default_factory=dict)  # ATR window -> the ATR at the entry decision
     stop_order: object = None
     take_order: object = None
     armed_size: float = 0.0
@@ -111,12 +117,15 @@ class _Holding:
     exit_price: float = float("nan")
     exit_reason: str = ""
     dividends_at_open: float = 0.0  # the broker's running dividend total for this symbol at the opening fill
+    tranche_goal: float = float("nan")  # the target weight the current tranches move toward
+    tranche_step: float = 0.0  # the weight each tranche moves (Sizing.tranche_step)
 
 
 class PlaybookStrategy(bt.Strategy):
     """Turns a playbook's target into orders under the shared risk rules.
 
-    Subclasses define `target(view) -> Target`. Buys are sized by the sizing rule, capped at the
+    The playbook (`setup.playbook`, a strategies.playbook.Playbook) defines `target(view) -> Target`.
+    Buys are sized by the sizing rule, capped at the
     maximum weight per instrument and moved in tranches; each stock position gets the configured stop
     and take-profit orders; a portfolio drawdown stop flattens everything for a cooldown.
     """
@@ -125,7 +134,7 @@ class PlaybookStrategy(bt.Strategy):
 
     # --- the one thing a playbook writes ----------------------------------------------------------
     def target(self, view: SessionView) -> Target:
-        raise NotImplementedError
+        return self.setup.playbook.target(view)
 
     # --- backtrader hooks ------------------------------------------------------------------------
     def __init__(self):
@@ -176,7 +185,20 @@ class PlaybookStrategy(bt.Strategy):
                 available.add(name)
         u = self.underlying
         signals = {line: getattr(u.lines, line)[0] for line in SIGNAL_LINES}
-        return SessionView(pd.Timestamp(u.datetime.date(0)), close, vol, signals, frozenset(available))
+        return SessionView(pd.Timestamp(u.datetime.date(0)), close, vol, signals, frozenset(available),
+                           closes=self._closes)
+
+    def _closes(self, symbol: str, sessions: int) -> pd.Series:
+        """The last `sessions` closes of `symbol` up to this bar: backtrader's line buffer ends at the
+        current bar (the preloaded future is beyond it), NaN where the series has no price yet."""
+        d = self.by_name.get(symbol)
+        if d is None:
+            raise ConfigError(f"history of {symbol!r}: not a symbol of this playbook "
+                              f"(its feeds: {', '.join(self.by_name)})")
+        n = min(sessions, len(d))
+        values = np.array(d.close.get(size=n), dtype=float)
+        values[np.array(d.tradable.get(size=n), dtype=float) <= 0] = np.nan
+        return pd.Series(values, index=d.session_dates[len(d) - n:len(d)], name=symbol)
 
     # --- sizing ------------------------------------------------------------------------------------
     def _sized_weights(self, target: Target, view: SessionView) -> dict[str, float]:
@@ -190,12 +212,7 @@ class PlaybookStrategy(bt.Strategy):
         for symbol, w in target.weights.items():
             if w <= 0 or symbol not in view.available:
                 continue
-            if sizing.kind == "vol-target":
-                vol = view.realized_vol.get(symbol, math.nan)
-                factor = min(sizing.level / vol, 1.0) if vol > 0 else 0.0  # NaN vol: not sized yet
-            else:
-                factor = sizing.level
-            weights[symbol] = min(w * factor, sizing.max_weight) * thin
+            weights[symbol] = sizing.weight(w, view.realized_vol.get(symbol, math.nan)) * thin
         return weights
 
     # --- stock orders --------------------------------------------------------------------------------
@@ -204,7 +221,7 @@ class PlaybookStrategy(bt.Strategy):
         their proceeds pay for the buys. Returns the expected size of each position after the
         next open's market orders."""
         expected = {name: self.getposition(d).size for name, d in self.by_name.items()}
-        tranche_value = equity / max(self.risk.sizing.tranches, 1)
+        sizing = self.risk.sizing
         gaps = {}
         for name in self.by_name:
             pos = expected[name]
@@ -224,8 +241,8 @@ class PlaybookStrategy(bt.Strategy):
             closing = want == 0 and pos != 0
             if abs(gap) < self.setup.rebalance_band * equity and not closing:
                 continue
-            if self.risk.sizing.tranches > 1 and not closing:
-                gap = max(min(gap, tranche_value), -tranche_value)
+            if sizing.tranches > 1 and not closing:
+                gap = self._tranche(name, want, have, gap, equity)
             gaps[name] = (gap, closing)
         cash = self.broker.getcash()
         for name, (gap, closing) in gaps.items():
@@ -242,6 +259,18 @@ class PlaybookStrategy(bt.Strategy):
             if size > 0 and self._place(name, size, target, view, False):
                 expected[name] += size
         return expected
+
+    def _tranche(self, name: str, want: float, have: float, gap: float, equity: float) -> float:
+        """The part of `gap` this session's tranche moves: equal steps of (target - weight held when
+        the target was set) / tranches, so a 30% target in 3 tranches takes three sessions of 10%. A
+        target that moves by the rebalance band or more starts a new set of steps."""
+        h = self.holdings[name]
+        goal = want / equity
+        if not abs(goal - h.tranche_goal) < self.setup.rebalance_band:  # True for NaN: none yet
+            h.tranche_goal = goal
+            h.tranche_step = self.risk.sizing.tranche_step(have / equity, goal)
+        step = h.tranche_step * equity
+        return max(min(gap, step), -step)
 
     def _place(self, name: str, size: float, target: Target, view: SessionView, closing: bool) -> bool:
         """Send one order; returns True when it is a market order (it fills at the next open)."""
@@ -295,9 +324,10 @@ class PlaybookStrategy(bt.Strategy):
             elif rule.kind == "trailing":
                 level = h.peak_close * (1 - rule.level)
             elif rule.kind == "atr":
-                if not h.atr_at_entry == h.atr_at_entry:
+                atr = h.atr_at_entry.get(rule.atr_sessions, math.nan)
+                if not atr == atr:
                     continue
-                level = entry - rule.level * h.atr_at_entry
+                level = entry - rule.level * atr
             else:
                 continue
             if best is None or level > best[0]:
@@ -310,8 +340,9 @@ class PlaybookStrategy(bt.Strategy):
             return None
         if tp.kind == "percent":
             return entry * (1 + tp.level)
-        if h.atr_at_entry == h.atr_at_entry:
-            return entry + tp.level * h.atr_at_entry
+        atr = h.atr_at_entry.get(tp.atr_sessions, math.nan)
+        if atr == atr:
+            return entry + tp.level * atr
         return None
 
     def _arm_exits(self, view: SessionView, expected: dict[str, float]):
@@ -478,7 +509,9 @@ class PlaybookStrategy(bt.Strategy):
             # opened at this session's open from yesterday's decision: the entry's ATR is yesterday's
             h.opened_index = self._session_number()  # the fill's session
             h.peak_close = ex.price
-            h.atr_at_entry = order.data.atr[-1] if len(order.data) > 1 else float("nan")
+            bar = len(order.data) - 2  # the decision's close
+            h.atr_at_entry = {n: (float(series[name][bar]) if bar >= 0 else math.nan)
+                              for n, series in self.setup.atr.items()}
         if pos <= 1e-12:
             if reason.startswith("stop") or reason == "take-profit":
                 h.cooldown_until = self._session_number() + self.setup.stop_cooldown

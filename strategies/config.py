@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from strategies.errors import ConfigError
-from strategies.risk import RiskConfig, Sizing, did_you_mean
+from strategies.risk import RiskConfig, did_you_mean
 from strategies.roles import parse_universe
 from strategies.rulespec import (
     parse_costs,
@@ -291,6 +291,21 @@ def risk_config_from_settings(settings: Mapping) -> RiskConfig:
     >>> cfg.sizing.max_weight, [s.kind for s in cfg.stops]
     (0.25, ['trailing', 'time'])
     """
+    return risk_config_over(RiskConfig(), settings)
+
+
+def risk_config_over(base: RiskConfig, settings: Mapping) -> RiskConfig:
+    """`base` (a strategy's default rules, typed) with each rule the settings give, parsed once from
+    its text, in its place; what the settings leave out stays as `base` has it, never written to
+    text and read back. `size` keeps base's max_weight and tranches unless they are given too;
+    `costs` replaces only the fields it names.
+
+    >>> from strategies.risk import Sizing, StopRule
+    >>> base = RiskConfig(stops=(StopRule("trailing", 0.05),), sizing=Sizing("fixed-fraction", 1, tranches=3))
+    >>> cfg = risk_config_over(base, {"size": "fixed:50%", "costs": {"tax_rate": "25%"}})
+    >>> cfg.stops == base.stops, cfg.sizing.level, cfg.sizing.tranches, cfg.costs.tax_rate
+    (True, 0.5, 3, 0.25)
+    """
     if not isinstance(settings, Mapping):
         raise ConfigError(f"settings must be a mapping, got {settings!r}")
 
@@ -298,16 +313,23 @@ def risk_config_from_settings(settings: Mapping) -> RiskConfig:
         value = settings.get(key)
         return None if value is None or (isinstance(value, (tuple, list)) and not value) else value
 
-    sizing = parse_size(given("size")) if given("size") is not None else Sizing("fixed-fraction", 1.0)
+    sizing = base.sizing
+    if given("size") is not None:
+        sizing = replace(parse_size(given("size")), max_weight=sizing.max_weight, tranches=sizing.tranches)
     if given("max_weight") is not None:
         sizing = replace(sizing, max_weight=parse_max_weight(given("max_weight")))
     if given("tranches") is not None:
         sizing = replace(sizing, tranches=parse_tranches(given("tranches")))
-    take_profit, portfolio_stop = given("take_profit"), given("portfolio_stop")
+    take_profit, portfolio_stop, costs = given("take_profit"), given("portfolio_stop"), base.costs
+    if given("costs") is not None:
+        parsed = parse_costs(given("costs"))
+        named = {str(k).strip().lower().replace("-", "_") for k in given("costs")}
+        costs = replace(costs, **{name: getattr(parsed, name) for name in named})
     return RiskConfig(
-        stops=parse_stops(given("stop")),
-        take_profit=None if take_profit is None else parse_take_profit(take_profit),
-        portfolio_stop=None if portfolio_stop is None else parse_portfolio_stop(portfolio_stop),
+        stops=base.stops if given("stop") is None else parse_stops(given("stop")),
+        take_profit=base.take_profit if take_profit is None else parse_take_profit(take_profit),
+        portfolio_stop=(base.portfolio_stop if portfolio_stop is None
+                        else parse_portfolio_stop(portfolio_stop)),
         sizing=sizing,
-        costs=parse_costs(given("costs")),
+        costs=costs,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from strategies.base import PlaybookStrategy
 from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.targets import HedgePlan, SessionView, Target
 
 
@@ -43,10 +43,16 @@ def defensive_target(view: SessionView, p: DefensiveParams) -> Target:
     return Target(weights, hedge=p.hedge(), label="defensive")
 
 
-class Defensive(PlaybookStrategy):
+class Defensive(Playbook):
     """Scenario 3. Sell growth, hold energy / staples / financials / T-bills at `rotation` weights,
     buy index puts `put_moneyness` out of the money for `put_tenor_days`, spending `put_budget` of
     equity a roll; puts are held to expiry and replaced."""
 
+    name = "defensive"
+    symbols = ("SPY", "XLE", "XLP", "XLF", "BIL")
+    params_type = DefensiveParams
+    uses_options = True
+    summary = "scenario 3: energy/staples/financials/T-bills plus index puts"
+
     def target(self, view):
-        return defensive_target(view, self.setup.params)
+        return defensive_target(view, self.params)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from strategies.base import PlaybookStrategy
 from strategies.errors import ConfigError
+from strategies.playbook import Playbook
+from strategies.risk import RiskConfig, StopRule, TakeProfit
 from strategies.targets import SessionView, Target
 
 
@@ -40,10 +41,17 @@ def momentum_target(view: SessionView, p: MomentumParams) -> Target:
     return Target({p.core: p.off_weight}, label="momentum: index")
 
 
-class Momentum(PlaybookStrategy):
+class Momentum(Playbook):
     """Scenario 1. Entry: the momentum signal holds (tech beats the index over 20 sessions and is
     above its 50-session average): tilt_weight in tech / semis, core_weight in the index. Exit: the
     signal fades (back to the index), or the pre-set fast exit (trailing stop, take-profit) fires."""
 
+    name = "momentum"
+    symbols = ("SPY", "QQQ", "SMH")
+    params_type = MomentumParams
+    signals = ("momentum_signal",)
+    default_risk = RiskConfig(stops=(StopRule("trailing", 0.05),), take_profit=TakeProfit("percent", 0.08))
+    summary = "scenario 1: tilt into tech/semis while they lead; trailing stop and take-profit"
+
     def target(self, view):
-        return momentum_target(view, self.setup.params)
+        return momentum_target(view, self.params)

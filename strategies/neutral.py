@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from strategies.base import PlaybookStrategy
 from strategies.errors import ConfigError
+from strategies.playbook import Playbook
 from strategies.targets import HedgePlan, SessionView, Target
 
 
@@ -60,11 +60,18 @@ def neutral_target(view: SessionView, p: NeutralParams) -> Target:
                   limit_offset=p.limit_offset, limit_sessions=p.limit_sessions, label="neutral")
 
 
-class Neutral(PlaybookStrategy):
+class Neutral(Playbook):
     """Scenario 2. Entry: buy `gross` of equity in the index with a limit order below the close.
     Hedge: buy puts (or sell calls; by default puts while implied vol is cheap, calls while it is
     dear) until net delta is within `band` of `target_delta`;
     re-hedge when it drifts out; roll the options `roll_days` before expiry. Cash earns T-bills."""
 
+    name = "neutral"
+    symbols = ("SPY",)
+    params_type = NeutralParams
+    signals = ("iv_avg",)
+    uses_options = True
+    summary = "scenario 2: half exposure by limit orders, delta-hedged with index puts or calls"
+
     def target(self, view):
-        return neutral_target(view, self.setup.params)
+        return neutral_target(view, self.params)

@@ -366,15 +366,19 @@ class OptionCosts:
       spread is never narrower than one tick.
     - `commission_per_contract`: broker commission per contract in account currency; 0.65 is a
       typical retail rate (e.g. Interactive Brokers' fixed US option rate); exchange fees not included.
+    - `min_commission`: the least one order pays (IBKR Pro Fixed: $1.00; 0 = none). The option book
+      charges `commission(contracts)` per order: a replacement costs object provides the same method
+      and `half_spread`.
     """
 
     spread_vol: float = SPREAD_VOL
     min_tick: float = 0.05
     commission_per_contract: float = 0.65
     reference_vol: float = REFERENCE_VOL
+    min_commission: float = 0.0
 
     def __post_init__(self):
-        for name in ("spread_vol", "min_tick", "commission_per_contract", "reference_vol"):
+        for name in ("spread_vol", "min_tick", "commission_per_contract", "reference_vol", "min_commission"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                     or value < 0:
@@ -384,6 +388,16 @@ class OptionCosts:
         if self.spread_vol >= 1.0:
             raise ConfigError(f"OptionCosts.spread_vol is a volatility (0.005 = half a vol point) and must "
                               f"be below 1, got {self.spread_vol!r}")
+
+    def commission(self, contracts: float) -> float:
+        """Commission for one order of `contracts` (either sign): per contract, at least the minimum.
+
+        >>> OptionCosts(min_commission=1.0).commission(1), OptionCosts(min_commission=1.0).commission(-10)
+        (1.0, 6.5)
+        """
+        if contracts == 0:
+            return 0.0
+        return max(abs(contracts) * self.commission_per_contract, self.min_commission)
 
     def width_vol(self, vol):
         """The quoted width in volatility at implied vol `vol` (fractions).

@@ -5,45 +5,39 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from strategies.base import PlaybookStrategy
-from strategies.benchmark import Benchmark, BenchmarkParams
-from strategies.defensive import Defensive, DefensiveParams
+from strategies.benchmark import Benchmark
+from strategies.defensive import Defensive
 from strategies.errors import ConfigError
-from strategies.momentum import Momentum, MomentumParams
-from strategies.neutral import Neutral, NeutralParams
-from strategies.risk import RiskConfig, StopRule, TakeProfit, did_you_mean
-from strategies.switching import Switching, SwitchingParams
+from strategies.momentum import Momentum
+from strategies.neutral import Neutral
+from strategies.playbook import Playbook
+from strategies.risk import RiskConfig, did_you_mean
+from strategies.switching import Switching
 
 
 @dataclass(frozen=True)
 class StrategyEntry:
+    """A built-in playbook by name: its class (a strategies.playbook.Playbook, the same surface a
+    user's playbook has) and what the CLI lists about it."""
+
     name: str
-    strategy: type[PlaybookStrategy]
+    playbook: type[Playbook]
     params_type: type
     symbols: tuple[str, ...]  # what it may trade; the first is the option underlying
     uses_options: bool
     default_risk: RiskConfig
     summary: str
 
+    def build(self, params=None) -> Playbook:
+        return self.playbook(params)
 
-_FAST_EXIT = RiskConfig(stops=(StopRule("trailing", 0.05),), take_profit=TakeProfit("percent", 0.08))
 
-STRATEGIES = {
-    e.name: e
-    for e in (
-        StrategyEntry("momentum", Momentum, MomentumParams, ("SPY", "QQQ", "SMH"), False, _FAST_EXIT,
-                      "scenario 1: tilt into tech/semis while they lead; trailing stop and take-profit"),
-        StrategyEntry("neutral", Neutral, NeutralParams, ("SPY",), True, RiskConfig(),
-                      "scenario 2: half exposure by limit orders, delta-hedged with index puts or calls"),
-        StrategyEntry("defensive", Defensive, DefensiveParams, ("SPY", "XLE", "XLP", "XLF", "BIL"), True,
-                      RiskConfig(), "scenario 3: energy/staples/financials/T-bills plus index puts"),
-        StrategyEntry("playbook", Switching, SwitchingParams,
-                      ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL"), True, RiskConfig(),
-                      "the regime classifier picks scenario 1, 2 or 3 each session"),
-        StrategyEntry("benchmark", Benchmark, BenchmarkParams, ("SPY",), False, RiskConfig(),
-                      "buy and hold the index"),
-    )
-}
+def _entry(cls: type[Playbook]) -> StrategyEntry:
+    return StrategyEntry(cls.name, cls, cls.params_type, cls.symbols, cls.uses_options, cls.default_risk,
+                         cls.summary)
+
+
+STRATEGIES = {e.name: e for e in map(_entry, (Momentum, Neutral, Defensive, Switching, Benchmark))}
 
 
 def get_strategy(name: str) -> StrategyEntry:

@@ -316,6 +316,30 @@ class Sizing:
             return self.max_weight
         return min(self.level / realised_vol, self.max_weight)
 
+    def weight(self, playbook_weight: float, realised_vol: float = math.nan) -> float:
+        """The weight the engine holds for a playbook weight: fixed-fraction multiplies it by
+        `level`; vol-target by level / realised vol, never above 1 (no leverage from a quiet series;
+        no position while the vol is not known yet, NaN, or zero); max_weight caps the result. The
+        base strategy calls this: a replacement sizing object provides the same method.
+
+        >>> Sizing("fixed-fraction", 0.5).weight(0.6), Sizing("vol-target", 0.10).weight(0.6, 0.20)
+        (0.3, 0.3)
+        """
+        if self.kind == "vol-target":
+            factor = min(self.level / realised_vol, 1.0) if realised_vol > 0 else 0.0
+        else:
+            factor = self.level
+        return min(playbook_weight * factor, self.max_weight)
+
+    def tranche_step(self, held: float, target: float) -> float:
+        """The weight each tranche moves when a position goes from weight `held` to `target`: equal
+        steps, `tranches` of them (the engine calls this when a new target is set).
+
+        >>> round(Sizing("fixed-fraction", 1.0, tranches=3).tranche_step(0.0, 0.3), 12)
+        0.1
+        """
+        return abs(target - held) / self.tranches
+
     def tranche_targets(self, target: float) -> tuple[float, ...]:
         """The weights held after each tranche on the way to `target`, ending exactly at it.
 
@@ -407,22 +431,24 @@ class Costs:
         """slippage_bp as a fraction of price: a buy fills at price x (1 + this), a sell at (1 - this)."""
         return self.slippage_bp / 10_000
 
-    def stock_commission(self, shares: float) -> float:
-        """Commission for one stock/ETF order of `shares` (either sign); nothing for no order."""
+    def stock_commission(self, shares: float, price: float = 0.0) -> float:
+        """Commission for one stock/ETF order of `shares` (either sign) at `price`; nothing for no
+        order. The broker calls this for every stock fill (a replacement costs object may charge by
+        value: the price is passed)."""
         if shares == 0:
             return 0.0
         return max(abs(shares) * self.commission_per_share, self.min_commission)
 
     def option_commission(self, contracts: float) -> float:
-        """Commission for one option order of `contracts` (either sign); nothing for no order."""
-        if contracts == 0:
-            return 0.0
-        return max(abs(contracts) * self.option_commission_per_contract, self.min_commission)
+        """Commission for one option order of `contracts` (either sign), at least min_commission;
+        nothing for no order (the rule is OptionCosts.commission, what the option book calls)."""
+        return self.option_costs().commission(contracts)
 
     def option_costs(self) -> OptionCosts:
         """The option book's costs object: these costs' option fields (OptionCosts holds the rule)."""
         return OptionCosts(spread_vol=self.option_spread_vol, min_tick=self.option_min_tick,
-                           commission_per_contract=self.option_commission_per_contract)
+                           commission_per_contract=self.option_commission_per_contract,
+                           min_commission=self.min_commission)
 
     def option_half_spread(self, mid: float, vega: float, vol: float) -> float:
         """What a fill pays away from the mid, per unit of option price (OptionCosts.half_spread)."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from strategies.base import PlaybookStrategy
 from strategies.defensive import DefensiveParams, defensive_target
 from strategies.errors import ConfigError
 from strategies.momentum import MomentumParams, momentum_target
 from strategies.neutral import NeutralParams, neutral_target
+from strategies.playbook import Playbook
 from strategies.regime import REGIMES
 from strategies.targets import SessionView, Target
 
@@ -41,12 +41,19 @@ def switching_target(view: SessionView, p: SwitchingParams) -> Target:
     return neutral_target(view, p.neutral)
 
 
-class Switching(PlaybookStrategy):
+class Switching(Playbook):
     """The playbook. Each close: ask the regime classifier (the model the market was prepared with,
     `MarketSpec.regime_model`: by default the one that scores best out of sample); momentum -> the
     momentum tilt, range -> the delta-hedged neutral book, selloff -> the defensive rotation with
     puts. On the prior model the label is always range, so this is the neutral book. Positions and
     option hedges not in the new scenario's target are closed at the next open."""
 
+    name = "playbook"
+    symbols = ("SPY", "QQQ", "SMH", "XLE", "XLP", "XLF", "BIL")
+    params_type = SwitchingParams
+    signals = ("regime", "p_momentum", "p_selloff", "momentum_signal", "iv_avg")
+    uses_options = True
+    summary = "the regime classifier picks scenario 1, 2 or 3 each session"
+
     def target(self, view):
-        return switching_target(view, self.setup.params)
+        return switching_target(view, self.params)

@@ -7,6 +7,7 @@ it is tested without a Cerebro, and the regime-switching playbook can call the o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -101,6 +102,17 @@ class SessionView:
     realized_vol: dict[str, float]
     signals: dict[str, float]
     available: frozenset[str]  # symbols with a price at this close
+    # (symbol, n) -> closes up to this one; supplied by the engine, which holds the series
+    closes: Callable[[str, int], pd.Series] | None = field(default=None, repr=False, compare=False)
 
     def signal(self, name: str, default: float = float("nan")) -> float:
         return self.signals.get(name, default)
+
+    def history(self, symbol: str, sessions: int) -> pd.Series:
+        """The last `sessions` closes of `symbol` up to and including this one (never a later one),
+        on their session dates; fewer at the start of the data, NaN where the symbol had no price."""
+        if self.closes is None:
+            raise ConfigError("this view holds no price history (it was built outside a run)")
+        if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 1:
+            raise ConfigError(f"history needs a whole number of sessions >= 1, got {sessions!r}")
+        return self.closes(symbol, sessions)

@@ -7,6 +7,7 @@ The comparison is made once per module through the CLI (four playbooks, triple-w
 from __future__ import annotations
 
 import html
+import importlib
 import io
 import re
 from html.parser import HTMLParser
@@ -17,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 from rates import CASH_RATE_ARGS, NOVEMBER_2018_CASH_RATE
 
-import backtests.compare as compare_module
 import data
 from backtests.compare import build_comparison, load_saved, run_strategies, side_by_side
 from backtests.compare_html import monthly_returns
@@ -29,6 +29,9 @@ from backtests.windows_eval import window_returns
 from cli import main
 from data.dividends import session_yields
 from data.windows import windows_of_kind
+
+# the module (`backtests.compare` names the public compare() function once backtests is imported)
+compare_module = importlib.import_module("backtests.compare")
 
 # backtests/outputs.py load_run fills the all-empty option_type column of a stock-only run (momentum)
 # with "" on a float column, which pandas 3 warns about; reported to the lead with the one-line fix

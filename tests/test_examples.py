@@ -117,3 +117,50 @@ def test_the_python_quickstart_of_the_readme_and_the_docs_runs():
     header, *rows = out.strip().splitlines()
     assert header.split() == ["metric", "momentum", "neutral", "benchmark"]
     assert any(row.startswith("Sharpe ") for row in rows) and len(rows) >= 10
+
+
+def test_custom_playbook_is_a_users_playbook_run_through_the_api(tmp_path):
+    """examples/custom_playbook.py (the Tilt playbook of docs/custom-playbooks.md) runs, and what it
+    writes is Tilt's: SPY and QQQ only, QQQ never above 60% of equity, its figures in run.json."""
+    out = run("examples/custom_playbook.py", "--start", "2010-01-04", "--end", "2012-12-31",
+              "--out", tmp_path / "tilt")
+    assert out.startswith("tilt: CAGR ") and "momentum" in out
+    record = json.loads((tmp_path / "tilt" / "run.json").read_text())
+    assert record["settings"]["strategy"] == "tilt"
+    assert [(s["kind"], s["level"]) for s in record["settings"]["risk"]["stops"]] == [("trailing", 0.05)]
+    trades = pd.read_csv(tmp_path / "tilt" / "trades.csv")
+    assert set(trades["instrument"]) == {"SPY", "QQQ"}
+    positions = pd.read_csv(tmp_path / "tilt" / "positions.csv", index_col=0)
+    equity = pd.read_csv(tmp_path / "tilt" / "returns.csv", index_col=0)["equity"]
+    qqq = positions["QQQ"] / equity
+    assert 0.55 < qqq.max() < 0.6 + 0.03  # the tilt, drifting inside the rebalance band
+
+
+@pytest.mark.parametrize("extra", [
+    ("--strategy", "momentum", "--stop", "atr:2,sessions:20", "--take-profit", "atr:3,sessions:10",
+     "--tranches", "3"),
+    ("--config", "examples/run.yaml"),
+])
+def test_a_saved_run_json_reruns_byte_for_byte(tmp_path, extra):
+    """`backtest --config results/.../run.json` repeats the saved run: the same returns.csv, trades
+    and orders, byte for byte; run.json says how it was made (command, code and package versions)."""
+    run("cli.py", "backtest", *extra, "--start", "2016-01-04", "--end", "2017-12-29", "--no-tearsheet",
+        "--out", tmp_path / "first")
+    run("cli.py", "backtest", "--config", tmp_path / "first" / "run.json", "--no-tearsheet",
+        "--out", tmp_path / "again")
+    for name in ("returns.csv", "trades.csv", "orders.csv", "positions.csv"):
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    settings = json.loads((tmp_path / "again" / "run.json").read_text())["settings"]
+    assert settings["command"][:3] == ["cli.py", "backtest", "--config"]
+    assert settings["code_version"]["source_sha256"] and settings["packages"]["backtrader"]
+
+
+def test_a_rerun_takes_no_other_settings(tmp_path):
+    run("cli.py", "backtest", "--strategy", "benchmark", "--start", "2016-01-04", "--end", "2016-12-30",
+        "--no-tearsheet", "--out", tmp_path / "first")
+    command = [sys.executable, "cli.py", "backtest", "--config", str(tmp_path / "first" / "run.json"),
+               "--stop", "trailing:5%", "--out", str(tmp_path / "again")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and "takes only --out" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "again").exists()

@@ -152,3 +152,63 @@ def test_a_close_only_series_fills_market_orders_at_the_next_close():
                            thin_liquidity_scale=1.0)
     entry = run_backtest(settings, market).orders.iloc[0]
     assert (entry["date"], entry["price"]) == (pd.Timestamp("2017-12-18"), 100.7)
+
+
+# Each ATR rule reads its own look-back: the ten sessions up to the entry decision (2017-12-04 ..
+# 12-15) range 2.0 a session, the ten before 1.0, so at the 12-15 close ATR(10) = 2.0 and ATR(20) =
+# 1.5. Bought at 100.0 on 12-18: the stop atr:2,sessions:20 sits at 100 - 2 x 1.5 = 97.0 and the
+# take-profit atr:3,sessions:10 at 100 + 3 x 2.0 = 106.0 (the old code read ATR(20) for both: 104.5).
+WIDE = {day: (100.0, 101.0, 99.0, 100.01) for day in nyse_sessions("2017-12-04", "2017-12-15")}
+BOTH = RiskConfig((StopRule("atr", 2, atr_sessions=20),), take_profit=TakeProfit("atr", 3, atr_sessions=10),
+                  costs=FREE)
+
+
+def atr_trade(rows):
+    market = build_market(MarketSpec(window="year-end", atr_sessions=20, atr_windows=(10,)),
+                          {"SPY": spy({**WIDE, **rows})})
+    frame = spy(WIDE)
+    assert average_true_range(frame, 10)["2017-12-15"] == pytest.approx(2.0)
+    assert average_true_range(frame, 20)["2017-12-15"] == pytest.approx(1.5)
+    result = run_backtest(RunSettings("momentum", risk=BOTH, windows_only=True, thin_liquidity_scale=1.0),
+                          market)
+    assert result.orders.iloc[0]["price"] == 100.0
+    return result.trades.iloc[0]
+
+
+def test_an_atr_take_profit_reads_its_own_look_back():
+    trade = atr_trade({"2017-12-19": (100.0, 106.5, 99.8, 106.2)})
+    assert (trade["exit_date"], trade["exit_reason"]) == (pd.Timestamp("2017-12-19"), "take-profit")
+    assert trade["exit_price"] == pytest.approx(106.0, abs=1e-9)
+
+
+def test_an_atr_stop_beside_it_reads_its_own():
+    trade = atr_trade({"2017-12-19": (99.5, 99.8, 96.5, 97.2)})  # ATR(10) would put it at 96.0: no exit
+    assert (trade["exit_date"], trade["exit_reason"]) == (pd.Timestamp("2017-12-19"), "stop-atr")
+    assert trade["exit_price"] == pytest.approx(97.0, abs=1e-9)
+
+
+def test_tranches_step_a_third_of_the_move_each_session():
+    """Three tranches to a 30% target hold 10%, 20%, 30% (not 30% at once, as steps of equity / 3
+    did); cut to 15% they step down by 5%; to flat they sell at once."""
+    from strategies import Playbook, Sizing, Target
+
+    class Steps(Playbook):
+        symbols = ("SPY",)
+
+        def target(self, view):
+            if view.date < pd.Timestamp("2017-10-16"):
+                return Target({"SPY": 0.3})
+            if view.date < pd.Timestamp("2017-11-01"):
+                return Target({"SPY": 0.15})
+            return Target()
+
+    market = build_market(MarketSpec(), {"SPY": spy({})})
+    risk = RiskConfig(sizing=Sizing("fixed-fraction", 1.0, tranches=3), costs=FREE)
+    result = run_backtest(RunSettings(Steps(), risk=risk, thin_liquidity_scale=1.0, cash_buffer=0.0), market)
+    weight = result.positions["SPY"] / result.equity  # at each close; the open-to-close drift is 0.01%
+    near = dict(abs=0.001)
+    assert list(weight.iloc[:5]) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.3], **near)
+    cut = weight.index.get_loc(pd.Timestamp("2017-10-16"))  # decided at 10-16's close
+    assert list(weight.iloc[cut:cut + 5]) == pytest.approx([0.3, 0.25, 0.2, 0.15, 0.15], **near)
+    flat = weight.index.get_loc(pd.Timestamp("2017-11-01"))
+    assert list(weight.iloc[flat:flat + 3]) == pytest.approx([0.15, 0.0, 0.0], **near)

@@ -374,7 +374,7 @@ def test_a_resumed_study_skips_its_finished_trials(tmp_path, witching_market, mo
     monkeypatch.setattr(tuning, "evaluate_rule", counted)
     outcome = tune(request(tmp_path), market=witching_market)
     done_before = {first[n].params[STOP_PARAM] for n in first if first[n].state.name == "COMPLETE"}
-    rerun = [rule["stop"] for rule in calls]
+    rerun = [rule["stops"][0].spec() for rule in calls]  # the typed rules a trial runs (SearchSpace.rules)
     assert None not in calls  # the default rule is kept in the study, not run again
     assert len(rerun) == 4 and {f"trailing:{round(level * 100)}%" for level in done_before}.isdisjoint(rerun)
     assert (outcome.finished_before, outcome.finished_now) == (2, 4)
