@@ -57,20 +57,21 @@ def prepare_market(spec: MarketSpec | None = None, *, source: str = "embedded", 
                    data_dir: str | None = None, cache_dir: str | None = None, window: str = "full",
                    before: int = 5, after: int = 5, model: str = DEFAULT_MODEL,
                    cash_rate: float | None = None, atr_sessions: int = 14, atr_windows: tuple[int, ...] = (),
-                   vol_sessions: int = 20, span: str = "playbook") -> Market:
+                   vol_sessions: int = 20, span: str = "playbook", universe: dict | None = None) -> Market:
     """Load, validate and align the data and compute every signal once (backtests.market).
 
     source "embedded" (offline, 1990-2022), "yahoo" or "csv" (with data_dir); start/end ISO dates
     (None: where every playbook input exists); window "full" or an event kind (triple-witching, ...)
     for windows-only runs; model the regime classifier; cash_rate the annual T-bill stand-in where no
     rate is published; atr_sessions/atr_windows the ATR look-backs ATR stops and take-profits read;
-    vol_sessions the realised-vol look-back of vol-target sizing. Or pass a MarketSpec.
+    vol_sessions the realised-vol look-back of vol-target sizing; universe {role: symbol}, your own
+    files standing in for the playbook's roles (strategies.roles, as --map). Or pass a MarketSpec.
     """
     if spec is None:
         spec = MarketSpec(source=source, start=_day(start, "start"), end=_day(end, "end"), data_dir=data_dir,
                           cache_dir=cache_dir, window=window, before=before, after=after, regime_model=model,
                           cash_rate=cash_rate, atr_sessions=atr_sessions, atr_windows=tuple(atr_windows),
-                          vol_sessions=vol_sessions, span=span)
+                          vol_sessions=vol_sessions, span=span, universe=tuple((universe or {}).items()))
     return _market.prepare_market(spec)
 
 

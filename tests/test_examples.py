@@ -114,9 +114,10 @@ def test_the_python_quickstart_of_the_readme_and_the_docs_runs():
     snippet = _python_block(ROOT / "README.md")
     assert snippet == _python_block(ROOT / "docs" / "getting-started.md")
     out = run("-c", snippet)
-    header, *rows = out.strip().splitlines()
-    assert header.split() == ["metric", "momentum", "neutral", "benchmark"]
-    assert any(row.startswith("Sharpe ") for row in rows) and len(rows) >= 10
+    first, header, *rows = out.strip().splitlines()
+    assert re.fullmatch(r"tilt: CAGR -?\d+\.\d\d%, Sharpe -?\d+\.\d\d", first), first
+    assert header.split() == ["metric", "tilt", "momentum", "benchmark"]
+    assert any(row.startswith("Sharpe (over T-bills) ") for row in rows) and len(rows) >= 10
 
 
 def test_custom_playbook_is_a_users_playbook_run_through_the_api(tmp_path):
