@@ -273,11 +273,16 @@ class PlaybookStrategy(bt.Strategy):
         return max(min(gap, step), -step)
 
     def _place(self, name: str, size: float, target: Target, view: SessionView, closing: bool) -> bool:
-        """Send one order; returns True when it is a market order (it fills at the next open)."""
+        """Send one order; returns True when it is a market order (it fills at the next open).
+
+        A limit order is a target's way into and around the instruments it holds. A position the
+        target no longer holds is closed by a market order: a sell limit above the close on a sleeve
+        that barely moves (T-bills) would never fill, and the old sleeve would stay in the book."""
         d = self.by_name[name]
         pos = self.getposition(d).size
         reason = "entry" if pos == 0 else ("signal" if closing else "rebalance")
-        if target.order == "limit":
+        limit = target.order == "limit" and target.weights.get(name, 0.0) > 0
+        if limit:
             offset = -target.limit_offset if size > 0 else target.limit_offset
             order = self._order(d, size, exectype=bt.Order.Limit, price=view.close[name] * (1 + offset))
             order.addinfo(placed=self.index, sessions=target.limit_sessions)
@@ -285,7 +290,7 @@ class PlaybookStrategy(bt.Strategy):
             order = self._order(d, size)
         order.addinfo(reason=reason)
         self.pending[name] = order
-        return target.order != "limit"
+        return not limit
 
     def _order(self, d, size: float, **kwargs):
         return self.buy(d, size=size, **kwargs) if size > 0 else self.sell(d, size=-size, **kwargs)

@@ -181,3 +181,27 @@ def test_a_users_playbook_tunes_in_forked_workers(tmp_path):
         mine = run(Tilt(), m, risk=RiskConfig(stops=(StopRule("trailing", level),)), windows_only=True)
         np.testing.assert_array_equal(window_returns(mine.returns, m.windows).to_numpy(float),
                                       data.returns[number].to_numpy(float))
+
+
+class _CashThenIndex(Playbook):
+    """All in T-bills until 2016-03-01, then half the index by limit orders (the neutral book's way in)."""
+
+    symbols = ("SPY", "BIL")
+
+    def target(self, view):
+        if view.date < pd.Timestamp("2016-03-01"):
+            return Target({"BIL": 0.9})
+        return Target({"SPY": 0.5}, order="limit", limit_offset=0.002, limit_sessions=2)
+
+
+def test_a_sleeve_the_target_no_longer_holds_is_sold_at_the_next_open():
+    """A limit order is for the target's own instruments: the T-bill sleeve it dropped is sold by a
+    market order at the next open (a sell limit 0.2% above a T-bill close would never fill, and the
+    sleeve stayed in the book: the regime-switching playbook's BIL after a defensive spell)."""
+    market = backtests.prepare_market(start="2016-01-04", end="2016-06-30")
+    result = run(_CashThenIndex(), market)
+    bil = result.orders[result.orders["instrument"] == "BIL"]
+    last = bil.iloc[-1]
+    assert last["side"] == "sell" and last["date"] == pd.Timestamp("2016-03-02")  # the next session's open
+    assert result.positions["BIL"].iloc[-1] == 0.0
+    assert result.positions["SPY"].iloc[-1] > 0.4 * result.equity.iloc[-1]  # the limit buys did fill
