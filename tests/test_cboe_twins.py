@@ -79,7 +79,7 @@ def rule_of(index, name):
 BANDS = [
     ("bxm", "vol_ratio"),
     pytest.param("bxm", "return_gap", marks=pytest.mark.xfail(
-        strict=True, reason="measured +3.73 pp a year (band -2.5 to +2.5; +4.61 before the bias-corrected "
+        strict=True, reason="measured +3.34 pp a year (band -2.5 to +2.5; +4.72 before the bias-corrected "
                             "proxy): the at-the-money calls are rich against what they paid out")),
     ("bxm", "drawdown_ratio"),
     ("pput", "return_gap"),
@@ -131,7 +131,7 @@ def put_0615(full_market):
 
 @pytest.mark.parametrize("period", [
     pytest.param(PUT_0615[0], marks=pytest.mark.xfail(
-        strict=True, reason="measured 8.68% a year vs the published 6.59% (band 5.09% - 8.09%): the "
+        strict=True, reason="measured 8.72% a year vs the published 6.59% (band 5.09% - 8.09%): the "
                             "proxy's puts are still rich in 2008-2009, when a realised-vol forecast x 1.278 "
                             "sits 10 and 4 points above the VIX of those years (VIX under realised vol)")),
     PUT_0615[1],
