@@ -70,6 +70,7 @@ print(json.dumps({"wall": wall, "trials": outcome.finished_now, "trial_seconds":
 
 def baseline_tree(rev: str, into: Path) -> Path:
     """The project as it was at `rev`, extracted into `into` (data files included)."""
+    into.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
