@@ -98,9 +98,10 @@ def identical(a: dict, b: dict) -> bool:
 
 
 def line(label: str, r: dict) -> str:
-    return (f"{label:9s} {r['process_wall']:6.1f} s in all ({r['trials'] / r['process_wall']:5.2f} trials/s, "
-            f"start-up included); trials {r['trial_seconds']:6.1f} s ({r['trials'] / r['trial_seconds']:5.2f} "
-            f"trials/s); prepare {r['prepare_seconds']:4.1f} s; worker peak {r['worker_kib'] / 1024:5.0f} MiB")
+    whole, trials = r["trials"] / r["process_wall"], r["trials"] / r["trial_seconds"]
+    return (f"{label:9s} {r['process_wall']:6.1f} s in all ({whole:5.2f} trials/s, start-up included); "
+            f"trials {r['trial_seconds']:6.1f} s ({trials:5.2f} trials/s); "
+            f"prepare {r['prepare_seconds']:4.1f} s; worker peak {r['worker_kib'] / 1024:5.0f} MiB")
 
 
 def main() -> None:
