@@ -72,6 +72,10 @@ class OptionMarket:
     def __post_init__(self):
         self._position = {d: i for i, d in enumerate(self.dates)}
         self._quotes: dict = {}
+        # the session dates as a list, for the per-session comparisons of the book and the broker:
+        # a list element is the DatetimeIndex's own Timestamp, without the index's ~15 us boxing
+        # per access (a tuning trial asks for a date a few times every session)
+        self.days = list(self.dates)
 
     def yield_at(self, i: int) -> float:
         """The dividend yield known at session i's close."""
@@ -183,7 +187,7 @@ class OptionBook:
         """Net delta of the options at session i's close, in account currency per 100% index move."""
         total = 0.0
         for c, lot in self.lots.items():
-            if lot.quantity and c.expiry > self.market.dates[i]:
+            if lot.quantity and c.expiry > self.market.days[i]:
                 q = self.market.quote(c, i, "close")
                 total += lot.quantity * q.delta * c.spec.multiplier * q.spot
         return total
@@ -193,7 +197,7 @@ class OptionBook:
         (|contracts| x multiplier x underlying level), in account currency."""
         total = 0.0
         for c, lot in self.lots.items():
-            if lot.quantity and c.expiry > self.market.dates[i]:
+            if lot.quantity and c.expiry > self.market.days[i]:
                 total += abs(lot.quantity) * c.spec.multiplier * self.market.close[i] * c.spec.scale
         return total
 
@@ -203,7 +207,7 @@ class OptionBook:
     # --- what the broker calls at each session's open ----------------------------------------
     def on_open(self, i: int, cash: float, underlying_units: float) -> float:
         """Settle what expires at or before this session, fill pending orders; returns the new cash."""
-        date = self.market.dates[i]
+        date = self.market.days[i]
         for c in [c for c, lot in self.lots.items() if lot.quantity and c.expiry <= date]:
             settle = c.intrinsic(self.market.fill_level(i))
             cash += self.lots[c].quantity * settle * c.spec.multiplier
@@ -235,7 +239,7 @@ class OptionBook:
 
     # --- internals -----------------------------------------------------------------------------
     def _mark(self, c: OptionContract, i: int) -> float:
-        if c.expiry <= self.market.dates[i]:
+        if c.expiry <= self.market.days[i]:
             return c.intrinsic(self.market.close[i])
         return self.market.quote(c, i, "close").mid
 
@@ -381,14 +385,20 @@ class OptionBroker(bt.brokers.BackBroker):
         # running total per feed name: a stock leg's dividends are the change over its life
         self.dividends_by_symbol: dict[str, float] = {}
         self.session_index = -1
+        frame = getattr(getattr(underlying, "p", None), "dataname", None)
+        if self.rates is not None and isinstance(frame, pd.DataFrame) \
+                and not self.rates.dates.equals(pd.DatetimeIndex(frame.index)):
+            raise ValueError("the underlying feed's sessions are not the option market's")
 
     def next(self):
         if self.rates is not None:
-            date = pd.Timestamp(self.underlying.datetime.date(0))
-            i = self.rates.index_of(date)
+            # the underlying feed's bars are the rates' sessions one for one (checked in __init__):
+            # its bar count gives the session without building a Timestamp and looking it up
+            i = len(self.underlying) - 1
+            date = self.rates.days[i]
             gap = self.rates.block_start is not None and self.rates.block_start[i]
             if self.accrue_interest and i > 0 and not gap:
-                days = (date - self.rates.dates[i - 1]).days
+                days = (date - self.rates.days[i - 1]).days
                 interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
                 self.cash += interest
                 self.interest_earned += interest

@@ -615,10 +615,23 @@ def remaining(trials, context: TrialContext) -> int:
     return context.target - sum(t.state in _LIVE for t in trials)
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's GridSampler, with its search-space comparison short-cut by plain equality.
+
+    After every trial the GridSampler compares every stored trial's grid with its own value by
+    value in Python (`_same_search_space`): about 5,000 comparisons of 100 values each by the end
+    of a 100-cell study, a quarter of the study's bookkeeping, and quadratic in the grid. Equal
+    dicts are the same grid by Optuna's rule too; anything else (a NaN, another grid) goes to
+    Optuna's own comparison, so which cells count as visited is exactly as before."""
+
+    def _same_search_space(self, search_space) -> bool:
+        return search_space == self._search_space or super()._same_search_space(search_space)
+
+
 def _sampler(context: TrialContext, worker: int):
     if context.sampler == "grid":
         # every worker must shuffle the grid alike: trial number k takes the k-th cell
-        return optuna.samplers.GridSampler(context.space.grid(), seed=0)
+        return _GridSampler(context.space.grid(), seed=0)
     seed = None if context.seed is None else context.seed + worker
     if context.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed)

@@ -1,86 +1,139 @@
-"""Time a 100-trial tuning grid with one worker process and with two.
+"""Tuning speed: today's path against the code before the speed work (issue 15), on the same grid.
 
-Run by hand (not in CI):  python benchmarks/bench_tune.py [--jobs 1 2] [--summary]
-The grid: 100 trailing stops (trailing:0.1%..10%:0.1%) on the neutral strategy over the
-triple-witching windows of 1999-2018 (80 windows), as `cli.py tune --strategy neutral --stop
-trailing:0.1%..10%:0.1% --start 1999-01-01 --end 2018-12-31 --cash-rate 0.0216 --jobs N` runs it,
-each time a fresh study in a temporary directory. Timed: the whole `tuning.tune` call (market
-prepared once, default rule, trials, evaluation with walk-forward, PBO and DSR) and the report
-files. Target (issue 7): under 60 s with --jobs 2 on a 2-core machine; trials per second are
-compared with the one-process run.
-The machine may be shared with other work: the script prints the load average and the CPU seconds
-the run used (this process and its workers), and from them the wall time the run would take with
-the cores to itself: preparation + (CPU seconds - preparation) / min(jobs, cores).
+Run by hand (not in CI):
+
+    python benchmarks/bench_tune.py [--grid witching|year-end|both] [--jobs 1 2] [--baseline REV]
+
+Grids (each a fresh study in a temporary directory, 1999-2018, --cash-rate 0.0216 where no T-bill
+rate is published):
+  witching  neutral, --stop trailing:0.1%..10%:0.1% (100 cells), triple-witching windows (80)
+  year-end  neutral, --stop trailing:0.5%..10%:0.5% x --take-profit 1%..20%:1% (400 cells),
+            year-end windows, judged with walk-forward as every study is
+
+Each run is a separate Python process, so its figures include start-up (imports, market
+preparation) as `cli.py tune` has them. The baseline is the tree at REV (default 145d4b4, the
+commit before issue 15), extracted with `git archive` and run the same way: "today's path" before
+the change, kept callable without flags in the code. Printed per run: the whole run's wall time
+and trials per second (start-up included), the trials' own rate, the peak resident memory of the
+largest worker (ru_maxrss), and then the ratio new / baseline and whether the two studies'
+leaderboards are identical: every trial's window returns equal with np.array_equal, rule by rule,
+and so every score and the best rule.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+BASELINE = "145d4b4"
+GRIDS = {
+    "witching": dict(strategy="neutral", stop="trailing:0.1%..10%:0.1%", take_profit=None,
+                     window="triple-witching"),
+    "year-end": dict(strategy="neutral", stop="trailing:0.5%..10%:0.5%", take_profit="1%..20%:1%",
+                     window="year-end"),
+}
 
-import pandas as pd  # noqa: E402
+# run in a child process with the tree under test first on sys.path; prints one JSON line
+CHILD = r"""
+import json, resource, sys, time
+started = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import pandas as pd
+from backtests.tuning import TuneRequest, tune
+from backtests.tuning_report import write_reports
+grid, jobs, out = json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+request = TuneRequest(grid["strategy"], grid["stop"], take_profit=grid["take_profit"], window=grid["window"],
+                      start=pd.Timestamp("1999-01-01"), end=pd.Timestamp("2018-12-31"), jobs=jobs, out=out,
+                      progress=False, cash_rate=0.0216)
+outcome = tune(request)
+write_reports(outcome)
+wall = time.perf_counter() - started
+data, ev = outcome.evaluation.data, outcome.evaluation
+rules = dict(zip(data.trials["number"], data.trials["rule"]))
+returns = {rules[n]: [float(x).hex() for x in data.returns[n]] for n in data.distinct().columns}
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"wall": wall, "trials": outcome.finished_now, "trial_seconds": outcome.trial_seconds,
+                  "prepare_seconds": outcome.prepare_seconds, "worker_kib": own if jobs == 1 else children,
+                  "best": rules.get(ev.best_trial), "returns": returns}))
+"""
 
-from backtests.tuning import TuneRequest, tune  # noqa: E402
-from backtests.tuning_report import format_summary, write_reports  # noqa: E402
 
-GRID = "trailing:0.1%..10%:0.1%"
-TARGET_SECONDS = 60.0
-
-
-def cpu_seconds() -> float:
-    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The project as it was at `rev`, extracted into `into` (data files included)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
-def run(jobs: int, directory: Path):
-    # December 2018 has no published T-bill rate: November's (RF 0.18% a month) stands in, as the
-    # timings before the rate ended at 2018-11-30 carried it
-    request = TuneRequest("neutral", GRID, window="triple-witching", start=pd.Timestamp("1999-01-01"),
-                          end=pd.Timestamp("2018-12-31"), jobs=jobs, out=str(directory / f"jobs{jobs}"),
-                          progress=False, cash_rate=0.18 * 12.0 / 100.0)
-    start, cpu = time.perf_counter(), cpu_seconds()
-    outcome = tune(request)
-    tuned = time.perf_counter()
-    files = write_reports(outcome)
-    return outcome, files, tuned - start, time.perf_counter() - start, cpu_seconds() - cpu
+def run(tree: Path, grid: dict, jobs: int, out: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree), MPLBACKEND="Agg")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, str(tree), json.dumps(grid), str(jobs), str(out)],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"run in {tree} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall"] = time.perf_counter() - started  # interpreter start included
+    return result
+
+
+def identical(a: dict, b: dict) -> bool:
+    """Same rules, and each rule's window returns equal to the last bit."""
+    if set(a["returns"]) != set(b["returns"]):
+        return False
+    return all(np.array_equal(np.array([float.fromhex(x) for x in a["returns"][rule]]),
+                              np.array([float.fromhex(x) for x in b["returns"][rule]]))
+               for rule in a["returns"]) and a["best"] == b["best"]
+
+
+def line(label: str, r: dict) -> str:
+    whole, trials = r["trials"] / r["process_wall"], r["trials"] / r["trial_seconds"]
+    return (f"{label:9s} {r['process_wall']:6.1f} s in all ({whole:5.2f} trials/s, start-up included); "
+            f"trials {r['trial_seconds']:6.1f} s ({trials:5.2f} trials/s); "
+            f"prepare {r['prepare_seconds']:4.1f} s; worker peak {r['worker_kib'] / 1024:5.0f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", choices=(*GRIDS, "both"), default="witching")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--summary", action="store_true", help="Print the last run's tuning summary.")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the path to compare with")
+    parser.add_argument("--no-baseline", action="store_true", help="time the current tree only")
     args = parser.parse_args()
-    rates = {}
+    grids = list(GRIDS) if args.grid == "both" else [args.grid]
+    print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="bench-tune-") as temp:
-        for jobs in args.jobs:
-            load = os.getloadavg()[0]
-            outcome, files, tuned, total, cpu = run(jobs, Path(temp))
-            trials = outcome.finished_now
-            rates[jobs] = trials / outcome.trial_seconds
-            evaluation_seconds = tuned - outcome.prepare_seconds - outcome.trial_seconds
-            print(f"--jobs {jobs}: {total:6.1f} s in all = prepare {outcome.prepare_seconds:4.1f} s "
-                  f"+ {trials} trials {outcome.trial_seconds:5.1f} s ({rates[jobs]:.2f} trials/s) "
-                  f"+ evaluation {evaluation_seconds:4.1f} s + reports {total - tuned:4.1f} s"
-                  + (f"  [target < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}]"
-                     if jobs == 2 else ""))
-            alone = outcome.prepare_seconds + (cpu - outcome.prepare_seconds) / min(jobs, os.cpu_count() or 1)
-            print(f"          CPU {cpu:6.1f} s ({(cpu - outcome.prepare_seconds) / trials:.2f} s per trial); "
-                  f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}; "
-                  f"with the cores to itself ~{alone:.0f} s")
-        if 1 in rates:
-            for jobs, rate in rates.items():
-                if jobs != 1:
-                    print(f"--jobs {jobs} runs {rate / rates[1]:.2f}x the trials per second of one process")
-        if args.summary:
-            print(format_summary(outcome, files))
+        temp = Path(temp)
+        old_tree = None if args.no_baseline else baseline_tree(args.baseline, temp / "baseline")
+        for name in grids:
+            grid = GRIDS[name]
+            print(f"\n{name}: {grid['strategy']} --stop {grid['stop']}"
+                  + (f" --take-profit {grid['take_profit']}" if grid["take_profit"] else "")
+                  + f" --window {grid['window']}")
+            for jobs in args.jobs:
+                new = run(ROOT, grid, jobs, temp / f"new-{name}-{jobs}")
+                print(f"--jobs {jobs}")
+                print(line("new", new))
+                if old_tree is None:
+                    continue
+                old = run(old_tree, grid, jobs, temp / f"old-{name}-{jobs}")
+                print(line(args.baseline, old))
+                print(f"          ratio: {old['process_wall'] / new['process_wall']:.2f}x the whole run's "
+                      f"trials per second, {old['trial_seconds'] / new['trial_seconds']:.2f}x the trials'; "
+                      f"leaderboards identical: {'yes' if identical(new, old) else 'NO'} "
+                      f"({len(new['returns'])} distinct rules, best {new['best']})")
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

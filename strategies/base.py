@@ -48,6 +48,15 @@ class ArrayFeed(bt.feeds.PandasData):
                         if name != "datetime" and column is not None]
         self._stamps = [bt.date2num(t.to_pydatetime()) for t in frame.index]
         self.session_dates = pd.DatetimeIndex(frame.index)
+        self._days = None
+
+    def day(self) -> pd.Timestamp:
+        """The current bar's date, as `pd.Timestamp(self.datetime.date(0))` gives it (same value and
+        unit), from a list built on first use: the strategy asks every session, and converting the
+        bar's float stamp each time is a measurable part of a tuning trial."""
+        if self._days is None:
+            self._days = [pd.Timestamp(bt.num2date(stamp).date()) for stamp in self._stamps]
+        return self._days[len(self) - 1]
 
     def _load(self):
         self._idx += 1
@@ -185,7 +194,7 @@ class PlaybookStrategy(bt.Strategy):
                 available.add(name)
         u = self.underlying
         signals = {line: getattr(u.lines, line)[0] for line in SIGNAL_LINES}
-        return SessionView(pd.Timestamp(u.datetime.date(0)), close, vol, signals, frozenset(available),
+        return SessionView(u.day(), close, vol, signals, frozenset(available),
                            closes=self._closes)
 
     def _closes(self, symbol: str, sessions: int) -> pd.Series:
@@ -421,7 +430,7 @@ class PlaybookStrategy(bt.Strategy):
         if self.book is None:
             return
         i = self.broker.session_index
-        dates = self.book.market.dates
+        dates = self.book.market.days
         next_session = dates[i + 1] if i + 1 < len(dates) else None
         held = self.book.positions()
         keep = None

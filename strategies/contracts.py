@@ -83,7 +83,13 @@ def pick_expiry(today: pd.Timestamp, expiries: pd.DatetimeIndex, min_days: int) 
     >>> pick_expiry(pd.Timestamp("2018-11-15"), exp, 21)
     Timestamp('2018-12-21 00:00:00')
     """
-    later = expiries[expiries >= today + pd.Timedelta(days=min_days)]
+    earliest = today + pd.Timedelta(days=min_days)
+    if expiries.is_monotonic_increasing:
+        # a binary search, not a mask over every listed expiry: the hedge asks once a session
+        position = expiries.searchsorted(earliest, side="left")
+        later = expiries[position:position + 1]
+    else:
+        later = expiries[expiries >= earliest]
     if len(later) == 0:
         raise ConfigError(
             f"no option expiry listed {min_days} days or more after {today:%Y-%m-%d}; "
