@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
-from data.frames import COLUMNS, PRICE_COLUMNS, REAL_OPEN, restrict, stale_open_mask, yield_percent
+from data.frames import (
+    COLUMNS,
+    PRICE_COLUMNS,
+    REAL_OPEN,
+    close_only_rows,
+    restrict,
+    stale_open_mask,
+    yield_percent,
+)
 from data.universe import RATE_SYMBOLS, UNIVERSE, VOLATILITY_SYMBOLS, canonical_symbol
 
 RULE_SORTED = "dates sorted ascending"
@@ -292,8 +300,7 @@ def stale_opens(frame: pd.DataFrame) -> pd.DataFrame:
     years = frame.index.year
     printed = pd.Series(True, index=frame.index)
     if {"high", "low"} <= set(frame.columns):
-        printed = ~((frame["open"] == frame["high"]) & (frame["high"] == frame["low"])
-                    & (frame["low"] == frame["close"]))
+        printed[:] = ~close_only_rows(frame["open"], frame["high"], frame["low"], frame["close"])
     table = pd.DataFrame({
         "sessions": printed.groupby(years).sum().astype(int),
         "stale": (stale & printed).groupby(years).sum().astype(int),

@@ -426,7 +426,7 @@ def render_before_after(figures: dict) -> str:
     runs = figures["same_span"]["runs"]
 
     def pct(value):
-        return "-" if value is None else f"{value:.1%}"
+        return _pct(value, signed=False)
 
     def ratio(value):
         return "-" if value is None else f"{value:.2f}"
