@@ -370,6 +370,9 @@ def _range_of(rule):
 @click.option("--seed", type=int, help="Seed of the tpe/random sampler (worker N adds N).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: on a terminal].")
+@click.option("--engine", type=click.Choice(["trial", "backtrader"]), default="trial", show_default=True,
+              help="What runs each trial: the trial engine (returns only; the first cell is checked "
+              "against backtrader to the bit before the study starts) or backtrader itself.")
 def tune_command(**options):
     """Tune a strategy's stop (and take-profit) with Optuna and judge it out of sample.
 

@@ -155,9 +155,11 @@ class _Lot:
 class OptionBook:
     """Option positions of one portfolio: fills, settlement, marks, greeks, records."""
 
-    def __init__(self, market: OptionMarket, costs: OptionCosts):
+    def __init__(self, market: OptionMarket, costs: OptionCosts, records: bool = True):
         self.market = market
         self.costs = costs
+        # False: no fill or round-trip records (a tuning trial is judged on its returns alone)
+        self.records = records
         self.lots: dict[OptionContract, _Lot] = {}
         self.pending: list[tuple[OptionContract, float, str]] = []
         self.fills: list[dict] = []
@@ -286,7 +288,8 @@ class OptionBook:
             lot.quantity += closing
             lot.exit_reason = reason or "signal"
             if abs(lot.quantity) < 1e-12:
-                self.trades.append(self._record(c, lot, i, fill))
+                if self.records:
+                    self.trades.append(self._record(c, lot, i, fill))
                 del self.lots[c]
             qty -= closing
             commission, spread_cost = commission * (1 - share), spread_cost * (1 - share)
@@ -336,6 +339,8 @@ class OptionBook:
                 for c, lot in self.lots.items() if lot.quantity]
 
     def _record_fill(self, i, c, qty, fill, commission, spread_cost, q: Quote | None, reason):
+        if not self.records:
+            return
         self.fills.append({
             "date": self.market.dates[i], "instrument": c.label, "kind": "option",
             "side": "buy" if qty > 0 else "sell", "quantity": abs(qty), "price": fill,
@@ -347,6 +352,8 @@ class OptionBook:
         })
 
     def _record_rejection(self, i, c, qty, reason):
+        if not self.records:
+            return
         self.fills.append({
             "date": self.market.dates[i], "instrument": c.label, "kind": "option",
             "side": "buy" if qty > 0 else "sell", "quantity": 0.0, "price": np.nan,
@@ -356,7 +363,36 @@ class OptionBook:
         })
 
 
-class OptionBroker(bt.brokers.BackBroker):
+class SessionOpening:
+    """What each session's open does to cash before any stock order is tried: the interest cash
+    earned overnight, the dividends of the stock held overnight, then the option book's settlements
+    and fills. Written once for the two brokers that run a playbook: `OptionBroker` (backtrader) and
+    backtests.trial_engine's. The broker provides cash, getposition, rates, book, carry,
+    accrue_interest and the running totals."""
+
+    def open_session(self, i: int) -> None:
+        date = self.rates.days[i]
+        gap = self.rates.block_start is not None and self.rates.block_start[i]
+        if self.accrue_interest and i > 0 and not gap:
+            days = (date - self.rates.days[i - 1]).days
+            interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
+            self.cash += interest
+            self.interest_earned += interest
+        if i > 0 and not gap:
+            for feed, (closes, carry) in self.carry.items():
+                units = self.getposition(feed).size
+                if units and carry[i]:
+                    dividend = units * float(closes[i - 1]) * float(carry[i])
+                    self.cash += dividend
+                    self.dividends_earned += dividend
+                    so_far = self.dividends_by_symbol.get(feed._name, 0.0)
+                    self.dividends_by_symbol[feed._name] = so_far + dividend
+        self.session_index = i
+        if self.book is not None:
+            self.cash = self.book.on_open(i, self.cash, self.getposition(self.underlying).size)
+
+
+class OptionBroker(SessionOpening, bt.brokers.BackBroker):
     """BackBroker whose portfolio value includes an OptionBook, and whose cash earns interest.
 
     `underlying` is the feed the options are written on (its dates drive the book); `rates` is the
@@ -394,26 +430,7 @@ class OptionBroker(bt.brokers.BackBroker):
         if self.rates is not None:
             # the underlying feed's bars are the rates' sessions one for one (checked in __init__):
             # its bar count gives the session without building a Timestamp and looking it up
-            i = len(self.underlying) - 1
-            date = self.rates.days[i]
-            gap = self.rates.block_start is not None and self.rates.block_start[i]
-            if self.accrue_interest and i > 0 and not gap:
-                days = (date - self.rates.days[i - 1]).days
-                interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
-                self.cash += interest
-                self.interest_earned += interest
-            if i > 0 and not gap:
-                for feed, (closes, carry) in self.carry.items():
-                    units = self.getposition(feed).size
-                    if units and carry[i]:
-                        dividend = units * float(closes[i - 1]) * float(carry[i])
-                        self.cash += dividend
-                        self.dividends_earned += dividend
-                        so_far = self.dividends_by_symbol.get(feed._name, 0.0)
-                        self.dividends_by_symbol[feed._name] = so_far + dividend
-            self.session_index = i
-            if self.book is not None:
-                self.cash = self.book.on_open(i, self.cash, self.getposition(self.underlying).size)
+            self.open_session(len(self.underlying) - 1)
         super().next()
 
     def _get_value(self, datas=None, lever=False):

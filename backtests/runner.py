@@ -95,12 +95,9 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
     costs = settings.risk.costs
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
     feeds = _add_feeds(cerebro, market, feed_symbols(playbook, market))
-    book = None
-    if playbook.uses_options:
-        book = OptionBook(market.options, costs.option_costs())
-    carry = {feed: (market.bars[feed._name]["close"].to_numpy(float),
-                    market.bars[feed._name]["carry"].to_numpy(float)) for feed in feeds}
-    broker = OptionBroker(book, feeds[0], rates=market.options, accrue_interest=not benchmark, carry=carry)
+    book = OptionBook(market.options, costs.option_costs()) if playbook.uses_options else None
+    broker = OptionBroker(book, feeds[0], rates=market.options, accrue_interest=not benchmark,
+                          carry=carry_arrays(market, feeds))
     cerebro.setbroker(broker)
     broker.setcash(settings.cash)
     broker.addcommissioninfo(CostsCommission(costs=costs))
@@ -109,16 +106,27 @@ def run_backtest(settings: RunSettings, market: Market) -> RunResult:
                                  slip_match=True, slip_out=False)
     if benchmark:
         broker.set_coc(True)  # buy at the first close: the benchmark's return is the index's own
-    setup = StrategySetup(playbook=playbook, risk=settings.risk, contract_spec=settings.contract_spec,
-                          expiries=tuple(market.expiries), rebalance_band=settings.rebalance_band,
-                          stop_cooldown=settings.stop_cooldown,
-                          thin_liquidity_scale=settings.thin_liquidity_scale,
-                          cash_buffer=settings.cash_buffer, windows_only=settings.windows_only,
-                          atr=atr_series(settings.risk, market, [f._name for f in feeds]))
-    cerebro.addstrategy(PlaybookStrategy, setup=setup)
+    cerebro.addstrategy(PlaybookStrategy, setup=strategy_setup(settings, playbook, market,
+                                                                  [f._name for f in feeds]))
     cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Days, _name="returns")
     strategy = cerebro.run()[0]
     return _collect(strategy, settings, market, broker, book)
+
+
+def strategy_setup(settings: RunSettings, playbook: Playbook, market: Market, symbols) -> StrategySetup:
+    """The strategy's setup for resolved settings over the market's feeds `symbols`."""
+    return StrategySetup(playbook=playbook, risk=settings.risk,
+                         contract_spec=settings.contract_spec, expiries=tuple(market.expiries),
+                         rebalance_band=settings.rebalance_band, stop_cooldown=settings.stop_cooldown,
+                         thin_liquidity_scale=settings.thin_liquidity_scale,
+                         cash_buffer=settings.cash_buffer, windows_only=settings.windows_only,
+                         atr=atr_series(settings.risk, market, symbols))
+
+
+def carry_arrays(market: Market, feeds) -> dict:
+    """Per feed: (its closes, its carry) on the market's sessions, as the broker credits dividends."""
+    return {feed: (market.bars[feed._name]["close"].to_numpy(float),
+                   market.bars[feed._name]["carry"].to_numpy(float)) for feed in feeds}
 
 
 def feed_symbols(playbook: Playbook, market: Market) -> list[str]:
@@ -158,6 +166,15 @@ def atr_series(risk: RiskConfig, market: Market, symbols) -> dict:
 
 
 def _add_feeds(cerebro, market: Market, symbols) -> list:
+    feeds = market_feeds(market, symbols)
+    for feed in feeds:
+        cerebro.adddata(feed)
+    return feeds
+
+
+def market_feeds(market: Market, symbols) -> list:
+    """The backtrader feeds of a run, the underlying first with the signal lines: the one mapping
+    of the market's columns to feed lines (backtests.trial_engine loads its bars from these)."""
     feeds = []
     for n, symbol in enumerate(symbols):
         if symbol not in market.bars:
@@ -171,7 +188,6 @@ def _add_feeds(cerebro, market: Market, symbols) -> list:
                               **{line: line for line in SIGNAL_LINES})
         else:
             feed = InstrumentFeed(dataname=frame, name=symbol, **columns)
-        cerebro.adddata(feed)
         feeds.append(feed)
     return feeds
 

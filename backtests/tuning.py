@@ -68,6 +68,7 @@ from backtests.market import Market, prepare_market, window_market
 from backtests.overfitting import PBOResult, deflated_sharpe_of, pbo_cscv
 from backtests.runner import run_backtest
 from backtests.symbols import check_market, preflight_csv
+from backtests.trial_engine import ENGINES, trial_returns
 from backtests.tuning_terms import DEFAULT_MIN_TRAIN_YEARS, OBJECTIVES, SAMPLERS
 from backtests.windows_eval import measured_span, window_returns
 from data.errors import DataError
@@ -287,6 +288,7 @@ class TuneRequest:
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     cash_rate: float | None = None  # annual fraction where no T-bill rate is published (--cash-rate)
     universe: tuple = ()  # (role, symbol) pairs: files standing in for the playbook's roles (--map)
+    engine: str = "trial"  # trial: the trial engine, checked against backtrader first; backtrader: always it
 
     def __post_init__(self):
         if not isinstance(self.strategy, Playbook):
@@ -307,6 +309,8 @@ class TuneRequest:
             raise RunError(f"--sampler {self.sampler} needs --trials N (the study's total number of trials)")
         if self.jobs < 1:
             raise RunError(f"--jobs must be 1 or more, got {self.jobs}")
+        if self.engine not in ENGINES:
+            raise RunError(f"unknown engine {self.engine!r}; choose from {', '.join(ENGINES)}")
         if self.min_train_years < 1:
             raise RunError(f"--min-train-years must be 1 or more, got {self.min_train_years}")
 
@@ -489,6 +493,7 @@ class TrialContext:
     sampler: str
     target: int  # grid: the number of cells; tpe/random: the study's total trials
     seed: int | None = None
+    engine: str = "trial"  # what runs each trial's backtest (check_engine chose it)
 
 
 def default_rule_text(strategy: str) -> str:
@@ -504,15 +509,68 @@ def default_rule_text(strategy: str) -> str:
     return f"{stops or 'no stop'} take-profit:{risk.take_profit.spec()}"
 
 
-def evaluate_rule(market: Market, settings: dict, rule: dict | None = None) -> np.ndarray:
+def evaluate_rule(market: Market, settings: dict, rule: dict | None = None,
+                  engine: str = "trial") -> np.ndarray:
     """Per-window returns of the strategy run with `rule` (SearchSpace.rules: the typed stops and
     take-profit in place of the default ones) over the stepped market; None runs the strategy's
-    default rules."""
+    default rules. `engine` "trial" runs backtests.trial_engine (the returns alone), "backtrader"
+    the full run (backtests.runner); the two give the same returns to the bit (`check_engine`)."""
+    return _rule_returns(market, settings, rule, engine)
+
+
+def _rule_returns(market: Market, settings: dict, rule: dict | None, engine: str) -> np.ndarray:
     run = jobs.run_settings(settings)
     if rule:
         run = dataclasses.replace(run, risk=dataclasses.replace(run.risk, **rule))
-    result = run_backtest(run, market)
-    return window_returns(result.returns, market.windows).to_numpy(float)
+    if engine == "trial":
+        returns = trial_returns(run, market)
+    elif engine == "backtrader":
+        returns = run_backtest(run, market).returns
+    else:
+        raise RunError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return window_returns(returns, market.windows).to_numpy(float)
+
+
+@dataclass(frozen=True)
+class EngineCheck:
+    """Which engine a study's trials run on, and the evidence: the study's first cell run through
+    both engines before any trial, compared bit for bit (`identical`; None: not checked, the user
+    asked for backtrader)."""
+
+    engine: str
+    rule: str
+    identical: bool | None
+
+    def text(self) -> str:
+        if self.identical is None:
+            return "engine: every trial runs on backtrader (--engine backtrader)"
+        if self.identical:
+            return (f"engine: trials run on the trial engine; its window returns for {self.rule} equal "
+                    f"backtrader's to the bit")
+        return (f"warning: the trial engine's window returns for {self.rule} differ from backtrader's; "
+                f"every trial runs on backtrader (slower, the same results as cli.py backtest)")
+
+    def to_dict(self) -> dict:
+        return {"trials": self.engine, "checked_rule": self.rule, "identical_to_backtrader": self.identical}
+
+
+def check_engine(market: Market, settings: dict, space: SearchSpace) -> EngineCheck:
+    """Run the first cell of the grid (its tightest stop and take-profit: the most exits) through
+    the trial engine and backtrader. The trial engine runs the study's trials only when the two
+    agree to the last bit; a playbook that reaches a case it renders differently is run on
+    backtrader, and the report says so."""
+    params = {STOP_PARAM: space.stop_levels[0]}
+    if space.take_profit_kind is not None:
+        params[TAKE_PROFIT_PARAM] = space.take_profit_levels[0]
+    rule = space.rules(params)
+    try:
+        fast = _rule_returns(market, settings, rule, "trial")
+    except ConfigError:  # an order type the trial engine does not run
+        fast = None
+    reference = _rule_returns(market, settings, rule, "backtrader")
+    identical = fast is not None and fast.shape == reference.shape and bool(
+        np.array_equal(fast.view(np.int64), reference.view(np.int64)))
+    return EngineCheck("trial" if identical else "backtrader", space.rule_text(params), identical)
 
 
 def worker_name() -> str:
@@ -536,7 +594,8 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
                        and t.system_attrs.get("grid_id") == grid_id), None)
         if holder is not None:
             raise optuna.TrialPruned(f"cell taken by trial {holder.number}")
-        returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
+        returns = evaluate_rule(context.market, context.settings, context.space.rules(params),
+                                    context.engine)
     else:
         cell = context.space.cell(params)
         same = next((t for t in trials if t.state == TrialState.COMPLETE and "window_returns" in t.user_attrs
@@ -546,7 +605,8 @@ def _objective(trial: optuna.Trial, context: TrialContext) -> float:
             trial.set_user_attr("same_as", same.number)
             returns = np.asarray(same.user_attrs["window_returns"], dtype=float)
         else:
-            returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
+            returns = evaluate_rule(context.market, context.settings, context.space.rules(params),
+                                    context.engine)
     trial.set_user_attr("window_returns", [float(x) for x in returns])
     value = score(context.objective, returns)
     # an undefined ratio (no spread, no drawdown) ranks last; Optuna refuses NaN as a value
@@ -1007,6 +1067,7 @@ class TuneOutcome:
     prepare_seconds: float
     trial_seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    engine: EngineCheck | None = None
 
 
 def _holds_a_study(out_dir: Path) -> bool:
@@ -1056,8 +1117,10 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
         out_dir.mkdir(parents=True, exist_ok=True)
     url = request.storage or sqlite_url(out_dir / STUDY_FILE)
     target = space.size if request.sampler == "grid" else int(request.trials)
+    engine = check_engine(stepped, settings, space) if request.engine == "trial" \
+        else EngineCheck("backtrader", "", None)
     context = TrialContext(url, name, space, settings, stepped, request.objective, request.sampler, target,
-                           request.seed)
+                           request.seed, engine.engine)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
@@ -1069,7 +1132,7 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
                 study.set_user_attr("windows", window_records(market.windows, market.sessions))
             if "default_window_returns" not in study.user_attrs:
                 # the rule the tuned ones must beat, run once per study and kept with it
-                default = evaluate_rule(stepped, settings)
+                default = evaluate_rule(stepped, settings, engine=engine.engine)
                 study.set_user_attr("default_rule", default_rule_text(request.strategy))
                 study.set_user_attr("default_window_returns", [float(x) for x in default])
             before = _count_complete(study.get_trials(deepcopy=False))
@@ -1089,7 +1152,7 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
     still_running = int((data.trials["state"] == "RUNNING").sum())
     evaluation = evaluate(data, request.min_train_years)
     return TuneOutcome(request, name, shown_url(url), out_dir, evaluation, finished, before, still_running,
-                       prepared - started, trial_seconds, tuple(market.notes))
+                       prepared - started, trial_seconds, tuple(market.notes), engine)
 
 
 def read_study(url: str, name: str) -> StudyData:

@@ -269,6 +269,8 @@ def format_summary(outcome: TuneOutcome, files: dict[str, Path] | None = None) -
         f"windows: {len(events)} {definition['window']} windows, events {events[0]:%Y-%m-%d} to "
         f"{events[-1]:%Y-%m-%d}; {definition['strategy']} with costs and other rules at their defaults",
     ]
+    if outcome.engine is not None:
+        lines.append(outcome.engine.text())
     rules = trials.set_index("number")["rule"]
     if evaluation.best_trial is not None:
         best = evaluation.best_trial
@@ -360,6 +362,7 @@ def tuning_document(outcome: TuneOutcome) -> dict:
         "deflated_sharpe": {**{k: (_plain_number(v) if isinstance(v, float) else v) for k, v in dsr.items()},
                             "meaning": DSR_MEANING},
         "seconds": {"prepare": round(outcome.prepare_seconds, 3), "trials": round(outcome.trial_seconds, 3)},
+        "engine": outcome.engine.to_dict() if outcome.engine is not None else None,
         "jobs": outcome.request.jobs,
     }
 

@@ -31,6 +31,9 @@ from data.frames import to_date
 
 # The playbook's history starts here; exchange_calendars builds 20 years back by default.
 HISTORY_START = pd.Timestamp("1990-01-01")
+# the calendar is built from here, so that look-backs a few weeks before the history (1989-12-03)
+# share the one cached build instead of building their own (~0.2 s each)
+CALENDAR_FLOOR = pd.Timestamp("1980-01-01")
 # How far ahead the default calendar reaches: enough for any live window of the playbook.
 YEARS_AHEAD = 2
 QUARTER_END_MONTHS = (3, 6, 9, 12)
@@ -66,13 +69,13 @@ def _xnys(first: pd.Timestamp, last: pd.Timestamp):
 def _calendar_for(start, end):
     """Parse and check a [start, end] request and return the cached calendar covering it.
 
-    The calendar always spans at least 1990 to two years ahead, so that every request inside that
+    The calendar always spans at least 1980 to two years ahead, so that every request inside that
     span shares one cached build."""
     first = _to_day(start, "start")
     last = default_end() if end is None else _to_day(end, "end")
     if first > last:
         raise DataError(f"start {first.date()} is after end {last.date()}.")
-    calendar = _xnys(min(first, HISTORY_START), max(last, default_end()))
+    calendar = _xnys(min(first, CALENDAR_FLOOR), max(last, default_end()))
     return calendar, first, last
 
 

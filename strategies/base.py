@@ -23,7 +23,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from strategies.contracts import ContractSpec, OptionContract, pick_expiry, pick_strike
+from strategies.contracts import ContractSpec, OptionContract, pick_expiry, pick_strike, sorted_expiries
 from strategies.errors import ConfigError
 from strategies.playbook import Playbook
 from strategies.risk import RiskConfig
@@ -43,20 +43,25 @@ class ArrayFeed(bt.feeds.PandasData):
     def start(self):
         super().start()
         frame = self.p.dataname
-        self._fields = [(getattr(self.lines, name), frame.iloc[:, column].to_numpy(float))
-                        for name, column in self._colmapping.items()
-                        if name != "datetime" and column is not None]
+        # line name -> its values, as the feed loads them (backtests.trial_engine reads the same)
+        self.arrays = {name: frame.iloc[:, column].to_numpy(float)
+                       for name, column in self._colmapping.items()
+                       if name != "datetime" and column is not None}
+        self._fields = [(getattr(self.lines, name), values) for name, values in self.arrays.items()]
         self._stamps = [bt.date2num(t.to_pydatetime()) for t in frame.index]
         self.session_dates = pd.DatetimeIndex(frame.index)
         self._days = None
 
-    def day(self) -> pd.Timestamp:
-        """The current bar's date, as `pd.Timestamp(self.datetime.date(0))` gives it (same value and
-        unit), from a list built on first use: the strategy asks every session, and converting the
-        bar's float stamp each time is a measurable part of a tuning trial."""
+    def session_days(self) -> list[pd.Timestamp]:
+        """Each bar's date, as `pd.Timestamp(self.datetime.date(0))` gives it (same value and unit)."""
         if self._days is None:
             self._days = [pd.Timestamp(bt.num2date(stamp).date()) for stamp in self._stamps]
-        return self._days[len(self) - 1]
+        return self._days
+
+    def day(self) -> pd.Timestamp:
+        """The current bar's date, from a list built on first use: the strategy asks every session,
+        and converting the bar's float stamp each time is a measurable part of a tuning trial."""
+        return self.session_days()[len(self) - 1]
 
     def _load(self):
         self._idx += 1
@@ -130,30 +135,36 @@ class _Holding:
     tranche_step: float = 0.0  # the weight each tranche moves (Sizing.tranche_step)
 
 
-class PlaybookStrategy(bt.Strategy):
-    """Turns a playbook's target into orders under the shared risk rules.
+class PlaybookLogic:
+    """Turns a playbook's target into orders under the shared risk rules: every decision of a run.
 
     The playbook (`setup.playbook`, a strategies.playbook.Playbook) defines `target(view) -> Target`.
     Buys are sized by the sizing rule, capped at the
     maximum weight per instrument and moved in tranches; each stock position gets the configured stop
     and take-profit orders; a portfolio drawdown stop flattens everything for a cooldown.
-    """
 
-    params = (("setup", None),)
+    Why a host-free class: the decisions are written once and run on two hosts that give them the
+    same orders, fills and notifications. `PlaybookStrategy` is backtrader's (every run, with its
+    records); `backtests.trial_engine.TrialStrategy` is the tuning trial's event loop, which needs
+    only the equity path and is checked bit for bit against backtrader. A host provides `datas`,
+    `broker` (getvalue, getcash, session_index, book), `getposition`, `buy`, `sell`, `close`,
+    `cancel`, delivers order notifications to `notify_order`, and implements `_log_fill`.
+    """
 
     # --- the one thing a playbook writes ----------------------------------------------------------
     def target(self, view: SessionView) -> Target:
         return self.setup.playbook.target(view)
 
-    # --- backtrader hooks ------------------------------------------------------------------------
-    def __init__(self):
-        self.setup: StrategySetup = self.p.setup
+    def _start_logic(self, setup: StrategySetup):
+        self.setup: StrategySetup = setup
         self.risk = self.setup.risk
         self.by_name = {d._name: d for d in self.datas}
         self.underlying = self.datas[0]
+        # the underlying's signal lines, looked up once: the view reads all of them every session
+        self._signal_lines = [(line, getattr(self.underlying.lines, line)) for line in SIGNAL_LINES]
         self.holdings = {d._name: _Holding() for d in self.datas}
         self.pending = {d._name: None for d in self.datas}
-        self.expiries = pd.DatetimeIndex(self.setup.expiries)
+        self.expiries = sorted_expiries(pd.DatetimeIndex(self.setup.expiries))
         self.book = getattr(self.broker, "book", None)
         self.index = -1
         self.peak_equity = -math.inf
@@ -193,7 +204,7 @@ class PlaybookStrategy(bt.Strategy):
             if d.tradable[0] > 0 and not d.last_bar[0] > 0:
                 available.add(name)
         u = self.underlying
-        signals = {line: getattr(u.lines, line)[0] for line in SIGNAL_LINES}
+        signals = {line: values[0] for line, values in self._signal_lines}
         return SessionView(u.day(), close, vol, signals, frozenset(available),
                            closes=self._closes)
 
@@ -495,6 +506,56 @@ class PlaybookStrategy(bt.Strategy):
         h = self.holdings[name]
         reason = order.info.get("reason", "")
         ex = order.executed
+        self._log_fill(order, name, reason)
+        pos = self.getposition(order.data).size
+        h.max_size = max(h.max_size, pos)
+        if order.isbuy() and h.opened_index < 0:
+            # opened at this session's open from yesterday's decision: the entry's ATR is yesterday's
+            h.opened_index = self._session_number()  # the fill's session
+            h.peak_close = ex.price
+            bar = len(order.data) - 2  # the decision's close
+            h.atr_at_entry = {n: (float(series[name][bar]) if bar >= 0 else math.nan)
+                              for n, series in self.setup.atr.items()}
+        if pos <= 1e-12:
+            if reason.startswith("stop") or reason == "take-profit":
+                h.cooldown_until = self._session_number() + self.setup.stop_cooldown
+                if self.pending[name] is not None:
+                    self.cancel(self.pending[name])
+            h.opened_index = -1
+            h.peak_close = 0.0
+            self._cancel_exits(h)
+            h.exit_price, h.exit_reason = ex.price, reason
+        if any(o is not None and o.ref == order.ref for o in (h.stop_order, h.take_order)):
+            h.armed_size = 0.0
+
+    def _record_state(self, view: SessionView, equity: float):
+        row = {"date": view.date, "equity": equity, "cash": self.broker.getcash()}
+        gross = 0.0
+        for name, d in self.by_name.items():
+            value = self.getposition(d).size * view.close.get(name, 0.0)
+            row[name] = value
+            gross += abs(value)
+        if self.book is not None and self.broker.session_index >= 0:
+            row["options"] = self.book.value(self.broker.session_index)
+            row["options_delta"] = self.book.dollar_delta(self.broker.session_index)
+            row["options_notional"] = self.book.notional(self.broker.session_index)
+        # the stock weight only: an option's delta or notional is a different quantity, kept apart
+        row["exposure"] = gross / equity if equity else np.nan
+        self.state_log.append(row)
+
+
+class PlaybookStrategy(PlaybookLogic, bt.Strategy):
+    """The playbook's decisions (PlaybookLogic) on backtrader, with every record of the run: orders,
+    round trips (backtrader's trades) and the state at each close."""
+
+    params = (("setup", None),)
+
+    def __init__(self):
+        self._start_logic(self.p.setup)
+
+    def _log_fill(self, order, name: str, reason: str):
+        """The completed stock order in the order log, with the commission and slippage it paid."""
+        ex = order.executed
         # the broker moved market and stop fills by the slippage fraction; a limit order is moved only
         # when it fills at the open (an open at or through its price; never past the limit itself)
         slip = self.risk.costs.slippage_bp / 1e4
@@ -517,26 +578,6 @@ class PlaybookStrategy(bt.Strategy):
             "option_type": "", "implied_vol": np.nan, "delta": np.nan, "gamma": np.nan,
             "vega": np.nan, "theta": np.nan, "reason": reason,
         })
-        pos = self.getposition(order.data).size
-        h.max_size = max(h.max_size, pos)
-        if order.isbuy() and h.opened_index < 0:
-            # opened at this session's open from yesterday's decision: the entry's ATR is yesterday's
-            h.opened_index = self._session_number()  # the fill's session
-            h.peak_close = ex.price
-            bar = len(order.data) - 2  # the decision's close
-            h.atr_at_entry = {n: (float(series[name][bar]) if bar >= 0 else math.nan)
-                              for n, series in self.setup.atr.items()}
-        if pos <= 1e-12:
-            if reason.startswith("stop") or reason == "take-profit":
-                h.cooldown_until = self._session_number() + self.setup.stop_cooldown
-                if self.pending[name] is not None:
-                    self.cancel(self.pending[name])
-            h.opened_index = -1
-            h.peak_close = 0.0
-            self._cancel_exits(h)
-            h.exit_price, h.exit_reason = ex.price, reason
-        if any(o is not None and o.ref == order.ref for o in (h.stop_order, h.take_order)):
-            h.armed_size = 0.0
 
     def notify_trade(self, trade):
         h = self.holdings[trade.data._name]
@@ -583,18 +624,3 @@ class PlaybookStrategy(bt.Strategy):
                         records.append(self._trade_record(trade, max(h.max_size, trade.size), d.close[0],
                                                           "", still_open=True))
         return records
-
-    def _record_state(self, view: SessionView, equity: float):
-        row = {"date": view.date, "equity": equity, "cash": self.broker.getcash()}
-        gross = 0.0
-        for name, d in self.by_name.items():
-            value = self.getposition(d).size * view.close.get(name, 0.0)
-            row[name] = value
-            gross += abs(value)
-        if self.book is not None and self.broker.session_index >= 0:
-            row["options"] = self.book.value(self.broker.session_index)
-            row["options_delta"] = self.book.dollar_delta(self.broker.session_index)
-            row["options_notional"] = self.book.notional(self.broker.session_index)
-        # the stock weight only: an option's delta or notional is a different quantity, kept apart
-        row["exposure"] = gross / equity if equity else np.nan
-        self.state_log.append(row)

@@ -7,6 +7,7 @@ Pure functions of their arguments; the expiry dates come in from the caller (the
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -73,19 +74,25 @@ class OptionContract:
         return max(spot - self.strike, 0.0) if self.kind == "call" else max(self.strike - spot, 0.0)
 
 
-def pick_expiry(today: pd.Timestamp, expiries: pd.DatetimeIndex, min_days: int) -> pd.Timestamp:
-    """The first listed expiry at least `min_days` calendar days after `today`.
+def pick_expiry(today: pd.Timestamp, expiries, min_days: int) -> pd.Timestamp:
+    """The first listed expiry at least `min_days` calendar days after `today`; `expiries` is a
+    DatetimeIndex, or a list of Timestamps in increasing order (`sorted_expiries`), which the hedge
+    searches once a session without pandas' indexing overhead.
 
     "One month out" is min_days=21 or so on the monthly cycle: the next expiry if it is three weeks
     away or more, else the one after.
 
     >>> exp = pd.DatetimeIndex(["2018-11-16", "2018-12-21", "2019-01-18"])
-    >>> pick_expiry(pd.Timestamp("2018-11-15"), exp, 21)
-    Timestamp('2018-12-21 00:00:00')
+    >>> day = pd.Timestamp("2018-11-15")
+    >>> pick_expiry(day, exp, 21), pick_expiry(day, list(exp), 21)
+    (Timestamp('2018-12-21 00:00:00'), Timestamp('2018-12-21 00:00:00'))
     """
     earliest = today + pd.Timedelta(days=min_days)
-    if expiries.is_monotonic_increasing:
-        # a binary search, not a mask over every listed expiry: the hedge asks once a session
+    if isinstance(expiries, list):
+        position = bisect.bisect_left(expiries, earliest)
+        later = expiries[position:position + 1]
+    elif expiries.is_monotonic_increasing:
+        # a binary search, not a mask over every listed expiry
         position = expiries.searchsorted(earliest, side="left")
         later = expiries[position:position + 1]
     else:
@@ -96,6 +103,12 @@ def pick_expiry(today: pd.Timestamp, expiries: pd.DatetimeIndex, min_days: int) 
             f"the last known expiry is {expiries[-1]:%Y-%m-%d}"
         )
     return later[0]
+
+
+def sorted_expiries(expiries: pd.DatetimeIndex) -> list[pd.Timestamp] | pd.DatetimeIndex:
+    """The expiries as a list of Timestamps when they are in increasing order (pick_expiry's fast
+    search), else the index itself."""
+    return list(expiries) if expiries.is_monotonic_increasing else expiries
 
 
 def pick_strike(

@@ -418,6 +418,16 @@ class OptionCosts:
         >>> OptionCosts().half_spread(0.40, 1.0, 0.30)   # far out of the money: the tick
         0.025
         """
+        if type(mid) is float and type(vega) is float and type(vol) is float \
+                and mid >= 0.0 and vega >= 0.0 and vol >= 0.0:
+            # one quote (the option book's fills): the same operations in plain floats, without
+            # numpy's per-call overhead; NaN fails the comparisons and takes the vectorised path
+            ratio = vol / self.reference_vol
+            tick = 0.5 * self.min_tick
+            half = 0.5 * vega * (self.spread_vol * ratio ** 2)  # C pow, as numpy float64 scalars have it
+            half = half if half >= tick else tick
+            ceiling = mid if mid >= tick else tick
+            return half if half <= ceiling else ceiling
         mid, vega, vol = (np.asarray(a, dtype=float) for a in (mid, vega, vol))
         if np.any(mid < 0):
             raise ConfigError(f"option mid price must be non-negative, got {float(mid[mid < 0].flat[0])!r}")

@@ -151,7 +151,7 @@ def grid_context(tmp_path, monkeypatch, calls):
     space = SearchSpace.parse("trailing:2%..3%:1%")
     url = tuning.sqlite_url(tmp_path / "grid.db")
 
-    def fake(market, settings, rule=None):
+    def fake(market, settings, rule=None, engine="trial"):
         calls.append(rule)
         return np.array([0.01, -0.02, 0.03])
 
@@ -349,11 +349,11 @@ def test_a_resumed_study_skips_its_finished_trials(tmp_path, witching_market, mo
     real = tuning.evaluate_rule
     calls = []
 
-    def interrupted_on_third(market, settings, rule=None):
+    def interrupted_on_third(market, settings, rule=None, engine="trial"):
         calls.append(rule)
         if rule is not None and sum(c is not None for c in calls) == 3:
             raise KeyboardInterrupt  # Ctrl-C in the middle of the third trial
-        return real(market, settings, rule)
+        return real(market, settings, rule, engine)
 
     monkeypatch.setattr(tuning, "evaluate_rule", interrupted_on_third)
     with pytest.raises(RunError, match="interrupted: 2 trials .* run the same command again to resume"):
@@ -367,9 +367,9 @@ def test_a_resumed_study_skips_its_finished_trials(tmp_path, witching_market, mo
 
     calls.clear()
 
-    def counted(market, settings, rule=None):
+    def counted(market, settings, rule=None, engine="trial"):
         calls.append(rule)
-        return real(market, settings, rule)
+        return real(market, settings, rule, engine)
 
     monkeypatch.setattr(tuning, "evaluate_rule", counted)
     outcome = tune(request(tmp_path), market=witching_market)
@@ -405,9 +405,9 @@ def test_random_sampler_reuses_a_repeated_cell(tmp_path, witching_market, monkey
     real = tuning.evaluate_rule
     calls = []
 
-    def counted(market, settings, rule=None):
+    def counted(market, settings, rule=None, engine="trial"):
         calls.append(rule)
-        return real(market, settings, rule)
+        return real(market, settings, rule, engine)
 
     monkeypatch.setattr(tuning, "evaluate_rule", counted)
     outcome = tune(request(tmp_path, stop="trailing:2%..3%:1%", sampler="random", trials=5, seed=3),
@@ -436,7 +436,7 @@ def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
     out = tmp_path / "tune"
     command = [sys.executable, str(ROOT / "cli.py"), "tune", "--strategy", "neutral", "--stop",
                "trailing:1%..6%:1%", "--start", "2012-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS, "--out",
-               str(out), "--no-progress"]
+               str(out), "--no-progress", "--engine", "backtrader"]  # trials slow enough to be caught running
     log = tmp_path / "worker.log"
     with open(log, "wb") as sink:
         worker = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
