@@ -76,6 +76,10 @@ class OptionMarket:
         # a list element is the DatetimeIndex's own Timestamp, without the index's ~15 us boxing
         # per access (a tuning trial asks for a date a few times every session)
         self.days = list(self.dates)
+        # the same per-session figures in plain Python numbers, for the broker's interest each
+        # session: the calendar days since the previous session, and the rate known at each close
+        self.gap_days = [0] + [(b - a).days for a, b in zip(self.days, self.days[1:])]
+        self.rate_list = np.asarray(self.rate, dtype=float).tolist()
 
     def yield_at(self, i: int) -> float:
         """The dividend yield known at session i's close."""
@@ -371,11 +375,10 @@ class SessionOpening:
     accrue_interest and the running totals."""
 
     def open_session(self, i: int) -> None:
-        date = self.rates.days[i]
         gap = self.rates.block_start is not None and self.rates.block_start[i]
         if self.accrue_interest and i > 0 and not gap:
-            days = (date - self.rates.days[i - 1]).days
-            interest = self.cash * self.rates.rate[i - 1] * days / DAYS_PER_YEAR
+            days = self.rates.gap_days[i]
+            interest = self.cash * self.rates.rate_list[i - 1] * days / DAYS_PER_YEAR
             self.cash += interest
             self.interest_earned += interest
         if i > 0 and not gap:

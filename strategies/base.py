@@ -23,7 +23,14 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from strategies.contracts import ContractSpec, OptionContract, pick_expiry, pick_strike, sorted_expiries
+from strategies.contracts import (
+    ContractSpec,
+    OptionContract,
+    SortedExpiries,
+    days_between,
+    pick_expiry,
+    pick_strike,
+)
 from strategies.errors import ConfigError
 from strategies.playbook import Playbook
 from strategies.risk import RiskConfig
@@ -164,7 +171,7 @@ class PlaybookLogic:
         self._signal_lines = [(line, getattr(self.underlying.lines, line)) for line in SIGNAL_LINES]
         self.holdings = {d._name: _Holding() for d in self.datas}
         self.pending = {d._name: None for d in self.datas}
-        self.expiries = sorted_expiries(pd.DatetimeIndex(self.setup.expiries))
+        self.expiries = SortedExpiries.of(pd.DatetimeIndex(self.setup.expiries))
         self.book = getattr(self.broker, "book", None)
         self.index = -1
         self.peak_equity = -math.inf
@@ -448,7 +455,7 @@ class PlaybookLogic:
         for contract, qty in held.items():
             if next_session is not None and contract.expiry <= next_session:
                 continue  # it settles at the next open, where its replacement fills
-            days_left = (contract.expiry - view.date).days
+            days_left = days_between(view.date, contract.expiry)
             if plan is not None and (contract.kind == plan.kind or plan.keep_kind_until_roll) \
                     and days_left > plan.roll_days and keep is None and self._still_hedges(contract, plan, i):
                 keep = contract

@@ -8,6 +8,7 @@ Pure functions of their arguments; the expiry dates come in from the caller (the
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -57,6 +58,19 @@ class OptionContract:
     expiry: pd.Timestamp  # the expiry session (holiday-shifted third Friday)
     spec: ContractSpec = ContractSpec()
 
+    # A contract is a dict key every session (the book's lots, the quote cache); the generated hash
+    # rebuilds a tuple of its fields and its spec's each time, so it is computed once. It is left out
+    # of pickles: a hash of text differs from one process to the next.
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash((self.kind, self.strike, self.expiry, self.spec))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def __post_init__(self):
         if self.kind not in ("call", "put"):
             raise ConfigError(f"option kind must be 'call' or 'put', got {self.kind!r}")
@@ -76,26 +90,23 @@ class OptionContract:
 
 def pick_expiry(today: pd.Timestamp, expiries, min_days: int) -> pd.Timestamp:
     """The first listed expiry at least `min_days` calendar days after `today`; `expiries` is a
-    DatetimeIndex, or a list of Timestamps in increasing order (`sorted_expiries`), which the hedge
-    searches once a session without pandas' indexing overhead.
+    DatetimeIndex, or `SortedExpiries`, which the hedge searches once a session without pandas'
+    indexing and Timestamp arithmetic.
 
     "One month out" is min_days=21 or so on the monthly cycle: the next expiry if it is three weeks
     away or more, else the one after.
 
     >>> exp = pd.DatetimeIndex(["2018-11-16", "2018-12-21", "2019-01-18"])
     >>> day = pd.Timestamp("2018-11-15")
-    >>> pick_expiry(day, exp, 21), pick_expiry(day, list(exp), 21)
+    >>> pick_expiry(day, exp, 21), pick_expiry(day, SortedExpiries.of(exp), 21)
     (Timestamp('2018-12-21 00:00:00'), Timestamp('2018-12-21 00:00:00'))
     """
-    earliest = today + pd.Timedelta(days=min_days)
-    if isinstance(expiries, list):
-        position = bisect.bisect_left(expiries, earliest)
-        later = expiries[position:position + 1]
-    elif expiries.is_monotonic_increasing:
-        # a binary search, not a mask over every listed expiry
-        position = expiries.searchsorted(earliest, side="left")
-        later = expiries[position:position + 1]
+    if isinstance(expiries, SortedExpiries):
+        # today + min_days in nanoseconds, as Timestamp + Timedelta(days=min_days) computes it
+        position = bisect.bisect_left(expiries.stamps, today.value + min_days * NS_PER_DAY)
+        later = expiries.days[position:position + 1]
     else:
+        earliest = today + pd.Timedelta(days=min_days)
         later = expiries[expiries >= earliest]
     if len(later) == 0:
         raise ConfigError(
@@ -105,10 +116,39 @@ def pick_expiry(today: pd.Timestamp, expiries, min_days: int) -> pd.Timestamp:
     return later[0]
 
 
-def sorted_expiries(expiries: pd.DatetimeIndex) -> list[pd.Timestamp] | pd.DatetimeIndex:
-    """The expiries as a list of Timestamps when they are in increasing order (pick_expiry's fast
-    search), else the index itself."""
-    return list(expiries) if expiries.is_monotonic_increasing else expiries
+NS_PER_DAY = 86_400 * 10**9
+
+
+def days_between(earlier: pd.Timestamp, later: pd.Timestamp) -> int:
+    """Calendar days from `earlier` to `later`: `(later - earlier).days` (floored, as Timedelta's
+    days are), from the nanosecond stamps without building a Timedelta.
+
+    >>> days_between(pd.Timestamp("2018-11-15"), pd.Timestamp("2018-12-21"))
+    36
+    """
+    return (later.value - earlier.value) // NS_PER_DAY
+
+
+@dataclass(frozen=True)
+class SortedExpiries:
+    """Listed expiries in increasing order, as Timestamps and as their nanosecond stamps."""
+
+    days: list
+    stamps: list
+
+    @classmethod
+    def of(cls, expiries: pd.DatetimeIndex) -> SortedExpiries | pd.DatetimeIndex:
+        """The expiries for pick_expiry's binary search; an index out of order is kept as it is."""
+        if not expiries.is_monotonic_increasing or expiries.tz is not None:
+            return expiries
+        days = list(expiries)
+        return cls(days, [d.value for d in days])
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def __getitem__(self, position):
+        return self.days[position]
 
 
 def pick_strike(
