@@ -3,11 +3,13 @@
 What a trial is: one windows-only backtest over EVERY window of the span, with the stop (and the
 take-profit) replaced in the strategy's default risk rules, built by the same code as
 ``cli.py backtest --stop ...`` (`backtests.jobs.run_settings`), so a trial and a plain backtest
-with its parameters are the same run. The trial stores its per-window returns (window convention:
-`backtests.windows_eval`) as the user attribute ``window_returns``; its Optuna value is the
-objective over all windows. Everything reported afterwards (leaderboard, walk-forward, overfitting
-figures) is recomputed from those stored returns, so a resumed or distributed study reports the
-same way as one run in one go.
+with its parameters are the same run: the trial's backtest runs on the trial engine
+(backtests.trial_engine, the returns alone), whose returns equal backtrader's to the bit, checked on
+the study's first cell before any trial (`check_engine`). The trial stores its per-window
+returns (window convention: `backtests.windows_eval`) as the user attribute ``window_returns``; its
+Optuna value is the objective over all windows. Everything reported afterwards (leaderboard,
+walk-forward, overfitting figures) is recomputed from those stored returns, so a resumed or
+distributed study reports the same way as one run in one go.
 
 Walk-forward without re-running anything: for each test year Y, the rule chosen is the trial with
 the best objective over the windows whose event lies before Y (an expanding training span, at least
