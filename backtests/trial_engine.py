@@ -336,32 +336,32 @@ class TrialBroker(SessionOpening):
             if data.i <= order.created.dt:
                 return  # only after the bar it was decided at
             if order.buying:
-                self._execute(order, self._slip_up(phigh, popen, doslip=True))
+                self._execute(order, self._slip_up(phigh, popen))
             else:
-                self._execute(order, self._slip_down(plow, popen, doslip=True))
+                self._execute(order, self._slip_down(plow, popen))
         elif order.exectype == _ORDER.Limit:
             if order.buying:
                 if pcreated >= popen:
-                    self._execute(order, self._slip_up(min(phigh, pcreated), popen, doslip=True, lim=True))
+                    self._execute(order, self._slip_up(min(phigh, pcreated), popen))
                 elif pcreated >= plow:
                     self._execute(order, pcreated)
             elif pcreated <= popen:
-                self._execute(order, self._slip_down(pcreated, popen, doslip=True, lim=True))
+                self._execute(order, self._slip_down(pcreated, popen))
             elif pcreated <= phigh:
                 self._execute(order, pcreated)
         elif order.buying:  # a stop
             if popen >= pcreated:
-                self._execute(order, self._slip_up(phigh, popen, doslip=True))
+                self._execute(order, self._slip_up(phigh, popen))
             elif phigh >= pcreated:
                 self._execute(order, self._slip_up(phigh, pcreated))
         elif popen <= pcreated:
-            self._execute(order, self._slip_down(plow, popen, doslip=True))
+            self._execute(order, self._slip_down(plow, popen))
         elif plow <= pcreated:
             self._execute(order, self._slip_down(plow, pcreated))
 
     # BackBroker._slip_up/_slip_down with slip_open=True, slip_match=True, slip_limit=False,
     # slip_out=False when the run has slippage (runner.run_backtest); no slippage returns the price
-    def _slip_up(self, pmax, price, doslip=True, lim=False):
+    def _slip_up(self, pmax: float, price: float) -> float:
         if not self.slip:
             return price
         pslip = price * (1 + self.slip)
@@ -369,7 +369,7 @@ class TrialBroker(SessionOpening):
             return pslip
         return pmax  # slip_match: the bar's high
 
-    def _slip_down(self, pmin, price, doslip=True, lim=False):
+    def _slip_down(self, pmin: float, price: float) -> float:
         if not self.slip:
             return price
         pslip = price * (1 - self.slip)
@@ -463,17 +463,13 @@ _shared: _Shared | None = None
 
 
 def _feeds(market: Market, symbols: list[str]) -> _Shared:
+    """The market's trial feeds, built on the first trial of a process and kept for the next ones
+    (`tune` runs its engine check in the parent, so forked workers inherit them built)."""
     global _shared
     if _shared is None or _shared.market is not market or _shared.symbols != tuple(symbols):
         feeds = [TrialFeed(feed) for feed in market_feeds(market, symbols)]
         _shared = _Shared(market, tuple(symbols), feeds, carry_arrays(market, feeds))
     return _shared
-
-
-def prepare(settings: RunSettings, market: Market) -> None:
-    """Build the market's trial feeds now (in the parent of forked workers, which inherit them)."""
-    settings = settings.resolved()
-    _feeds(market, feed_symbols(settings.playbook(), market))
 
 
 def trial_returns(settings: RunSettings, market: Market) -> pd.Series:
