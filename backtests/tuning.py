@@ -26,14 +26,16 @@ starts N worker processes here, each running ``study.optimize`` against the same
 
 Why SQLite (not Optuna's JournalStorage) for the local default: the issue asks for one file that
 any Optuna tool opens (optuna-dashboard, ``optuna.load_study``), and the same RDB code path then
-serves SQLite and PostgreSQL alike. A trial writes a handful of small rows around a backtest of a
-second or more, so a few local workers contend for SQLite's lock for milliseconds; a 60-second busy
-timeout absorbs that.
+serves SQLite and PostgreSQL alike. A trial writes a handful of small rows around its backtest; the
+file is kept in SQLite's write-ahead-log mode (readers never wait for a writer, a commit costs no
+fsync: `_sqlite_write_ahead`), so a few local workers contend for the write lock for milliseconds;
+a 60-second busy timeout absorbs that.
 
 Duplicate-free grids: Optuna's GridSampler gives trial number k the k-th cell of its (seeded,
 shuffled) grid, so workers that start together never share a cell; near the end of a grid it may
 hand a still-running cell to a second worker, and such a trial (the higher-numbered of two holding
-one cell) is pruned before it runs. A worker stops once every cell is finished, running or queued.
+one cell) is pruned before it runs. A worker stops once every cell is finished or running (a queued
+cell is taken before any new one).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import importlib.util
 import json
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import signal
@@ -57,7 +60,9 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy.event
 import sqlalchemy.exc
+import sqlalchemy.orm
 from optuna.trial import TrialState
 from tqdm import tqdm
 
@@ -86,14 +91,15 @@ REPORT_JSON = "tuning.json"  # tuning_report.TUNING_JSON: the report names its s
 SQLITE_BUSY_SECONDS = 60  # a worker waits this long for SQLite's write lock before giving up
 OPEN_ATTEMPTS = 5  # workers that create one PostgreSQL study at once may race on its tables
 SIGINT_GRACE_SECONDS = 5.0  # how long interrupted workers get to record their trial before being told
-POLL_SECONDS = 0.5  # how often the parent of --jobs workers reads the study for the progress bar
+PROGRESS_READ_SECONDS = 5.0  # how often a bar on screen over --jobs workers reads the study (other machines)
 # A RUNNING trial is taken as abandoned (its worker died) when its worker process is gone (same
 # machine), or when it has run this many times the median trial time, and at least STALE_MIN_SECONDS.
 STALE_FACTOR = 50
 STALE_MIN_SECONDS = 600.0
 # A ratio's denominator this small is rounding noise from a constant series (as in backtests.metrics).
 _ZERO_SPREAD = 1e-12
-_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)  # a cell held: not to queue again
+_STARTED = (TrialState.COMPLETE, TrialState.RUNNING)  # a cell no worker needs to start
 USER_ERRORS = (RunError, ConfigError, DataError)
 
 
@@ -419,7 +425,11 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         "sqlite") else {"engine_kwargs": {"pool_pre_ping": True}}
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(with_driver(url), **kwargs)
+            storage = optuna.storages.RDBStorage(with_driver(url), **kwargs)
+            if url.startswith("sqlite"):
+                sqlalchemy.event.listen(storage.engine, "connect", _sqlite_write_ahead)
+                storage.engine.dispose()  # the connections Optuna opened to make its tables go
+            return storage
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise RunError(f"--storage {shown_url(url)} is not a database URL Optuna can open "
                            f"({exc})") from None
@@ -429,6 +439,21 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                                f"{str(exc).splitlines()[0]}") from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
+
+
+def _sqlite_write_ahead(connection, _record) -> None:
+    """SQLite in write-ahead-log mode with commits synced at checkpoints: a worker reading the
+    study no longer waits for another's write, and a commit costs no fsync. A commit still survives
+    the death of its process (Ctrl-C, a killed worker), which is what resuming relies on; a power
+    cut may lose the last few trials (run again on resume), never the file. The mode is kept in
+    the file, which every SQLite tool opens as before; -wal and -shm files sit beside it while it
+    is open. Measured: benchmarks/bench_tune_overhead.py (docs/tuning.md, Speed)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 def open_study(storage: optuna.storages.RDBStorage, name: str, sampler=None,
@@ -524,20 +549,45 @@ def worker_name() -> str:
     return f"{socket.gethostname()}/{boot}:{os.getpid()}"
 
 
+def grid_holder(trial: optuna.Trial) -> int | None:
+    """The number of a lower-numbered trial that is finished, running or queued on `trial`'s grid
+    cell, None when there is none: of two trials handed one cell, the first runs it.
+
+    One indexed query in an RDB storage (the study's trials are not all read for it, which made
+    the check grow with the study); any other storage is scanned."""
+    storage = trial.study._storage
+    backend = getattr(storage, "_backend", storage)  # optuna wraps an RDBStorage in a cache
+    if isinstance(backend, optuna.storages.RDBStorage):
+        from optuna.storages._rdb import models  # Optuna's schema (versioned, migrated by Optuna)
+
+        own = sqlalchemy.orm.aliased(models.TrialSystemAttributeModel)
+        other = sqlalchemy.orm.aliased(models.TrialSystemAttributeModel)
+        held = models.TrialModel
+        query = (sqlalchemy.select(held.number)
+                 .join(other, other.trial_id == held.trial_id)
+                 .join(own, own.value_json == other.value_json)
+                 .where(own.trial_id == trial._trial_id, own.key == "grid_id", other.key == "grid_id",
+                        held.study_id == trial.study._study_id, held.number < trial.number,
+                        held.state.in_(_LIVE))
+                 .order_by(held.number).limit(1))
+        with backend.engine.connect() as connection:
+            return connection.execute(query).scalar()
+    trials = trial.study.get_trials(deepcopy=False)
+    grid_id = next(t for t in trials if t.number == trial.number).system_attrs.get("grid_id")
+    return next((t.number for t in trials if t.number < trial.number and t.state in _LIVE
+                 and t.system_attrs.get("grid_id") == grid_id), None)
+
+
 def _objective(trial: optuna.Trial, context: TrialContext) -> float:
     params = context.space.suggest(trial)
     trial.set_user_attr("worker", worker_name())
-    study = trial.study
-    trials = study.get_trials(deepcopy=False)
-    own = next(t for t in trials if t.number == trial.number)
     if context.sampler == "grid":
-        grid_id = own.system_attrs.get("grid_id")
-        holder = next((t for t in trials if t.number < trial.number and t.state in _LIVE
-                       and t.system_attrs.get("grid_id") == grid_id), None)
+        holder = grid_holder(trial)
         if holder is not None:
-            raise optuna.TrialPruned(f"cell taken by trial {holder.number}")
+            raise optuna.TrialPruned(f"cell taken by trial {holder}")
         returns = evaluate_rule(context.market, context.settings, context.space.rules(params))
     else:
+        trials = trial.study.get_trials(deepcopy=False)
         cell = context.space.cell(params)
         same = next((t for t in trials if t.state == TrialState.COMPLETE and "window_returns" in t.user_attrs
                      and context.space.cell(t.params) == cell), None)
@@ -607,12 +657,13 @@ def housekeep(study: optuna.Study, context: TrialContext) -> list:
 
 
 def remaining(trials, context: TrialContext) -> int:
-    """Trials still to start: grid cells with no finished, running or queued trial, or (tpe, random)
-    the target less the trials finished, running or queued."""
+    """Trials still to start: grid cells with no finished or running trial, or (tpe, random) the
+    target less the trials finished or running. A queued trial is still to start: counting it as
+    covered once left a study whose last cell was cut short with that cell queued and never run."""
     if context.sampler == "grid":
-        covered = {t.system_attrs.get("grid_id") for t in trials if t.state in _LIVE}
+        covered = {t.system_attrs.get("grid_id") for t in trials if t.state in _STARTED}
         return context.target - len(covered & set(range(context.target)))
-    return context.target - sum(t.state in _LIVE for t in trials)
+    return context.target - sum(t.state in _STARTED for t in trials)
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -648,7 +699,9 @@ def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
     storage = open_storage(context.url)
     try:
         study = open_study(storage, context.study_name, sampler=_sampler(context, worker))
-        admin = _plain(storage, context.study_name)
+        # the same trial cache as the study's: the housekeeping after a trial reads only what
+        # changed since the sampler's own read, not every unfinished trial again
+        admin = open_study(study._storage, context.study_name, sampler=optuna.samplers.RandomSampler())
         finished = 0
 
         def after_trial(study_, trial):
@@ -669,16 +722,19 @@ def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
 
 
 def _worker_main(context: TrialContext, worker: int, reports) -> None:
-    """Entry point of a --jobs worker process: work, then report how it ended to the parent."""
+    """Entry point of a --jobs worker process: work, telling the parent over the pipe `reports` of
+    each finished trial (its progress bar) and then how it ended."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        reports.put(("done", work(context, worker)))
+        reports.send(("done", work(context, worker, on_trial=lambda trial: reports.send(("trial", "")))))
     except KeyboardInterrupt:
-        reports.put(("interrupted", ""))
+        reports.send(("interrupted", ""))
     except USER_ERRORS as exc:
-        reports.put(("user", str(exc)))
+        reports.send(("user", str(exc)))
     except BaseException:  # a bug: the parent shows its traceback
-        reports.put(("bug", traceback.format_exc()))
+        reports.send(("bug", traceback.format_exc()))
+    finally:
+        reports.close()
 
 
 def _count_complete(trials) -> int:
@@ -692,6 +748,43 @@ def count_complete(url: str, name: str) -> int:
         return _count_complete(_plain(storage, name).get_trials(deepcopy=False))
     finally:
         storage.engine.dispose()
+
+
+def _listen(pipes: list, outcomes: list, bar, context: TrialContext | None) -> None:
+    """Read the workers' pipes until each is closed: a finished trial moves the bar, the rest (how
+    a worker ended) goes to `outcomes`. With `context`, the bar also takes the study's count of
+    COMPLETE trials every PROGRESS_READ_SECONDS (trials of workers elsewhere)."""
+    open_pipes = list(pipes)
+    read_at = time.monotonic() + PROGRESS_READ_SECONDS
+    while open_pipes:
+        timeout = None if context is None else max(read_at - time.monotonic(), 0.0)
+        for reader in multiprocessing.connection.wait(open_pipes, timeout):
+            try:
+                kind, detail = reader.recv()
+            except EOFError:  # the worker has exited
+                open_pipes.remove(reader)
+                continue
+            if kind == "trial":
+                bar.update(1 if bar.n < bar.total else 0)
+            else:
+                outcomes.append((kind, detail))
+        if context is not None and time.monotonic() >= read_at:
+            complete = min(count_complete(context.url, context.study_name), bar.total)
+            bar.update(max(complete - bar.n, 0))
+            read_at = time.monotonic() + PROGRESS_READ_SECONDS
+
+
+def _drained(reader) -> list[tuple[str, str]]:
+    """The reports still in a worker's pipe, finished-trial notes left out."""
+    messages = []
+    try:
+        while reader.poll():
+            kind, detail = reader.recv()
+            if kind != "trial":
+                messages.append((kind, detail))
+    except (EOFError, OSError):
+        pass
+    return messages
 
 
 def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = None) -> int:
@@ -714,21 +807,23 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
         storage.engine.dispose()
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     mp = multiprocessing.get_context(method)
-    reports = mp.SimpleQueue()
-    workers = [mp.Process(target=_worker_main, args=(context, n, reports), daemon=True,
-                          name=f"tune-worker-{n}") for n in range(jobs_count)]
-    for process in workers:
+    workers, pipes = [], []
+    for n in range(jobs_count):
+        reader, writer = mp.Pipe(duplex=False)
+        process = mp.Process(target=_worker_main, args=(context, n, writer), daemon=True,
+                             name=f"tune-worker-{n}")
         process.start()
-    storage = open_storage(context.url)
-    watcher = _plain(storage, context.study_name)
+        writer.close()  # the worker holds the only write end: its exit, even a kill, ends the pipe
+        workers.append(process)
+        pipes.append(reader)
+    outcomes: list[tuple[str, str]] = []
     interrupted = False
     with tqdm(total=total, initial=done, desc="trials", unit="trial", file=sys.stderr, disable=hidden,
               leave=False) as bar:
         try:
-            while any(process.is_alive() for process in workers):
-                time.sleep(POLL_SECONDS)
-                complete = min(_count_complete(watcher.get_trials(deepcopy=False)), total)
-                bar.update(max(complete - bar.n, 0))
+            # the parent sleeps until a worker reports (it does not poll the study); a bar on screen
+            # also reads the study now and then, for the trials of workers on other machines
+            _listen(pipes, outcomes, bar, None if bar.disable else context)
         except KeyboardInterrupt:
             interrupted = True
             # Ctrl-C reaches the whole process group: each worker marks the trial it cuts short FAIL
@@ -743,13 +838,11 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
                     os.kill(process.pid, signal.SIGINT)
             for process in workers:
                 process.join(30)
-        finally:
-            storage.engine.dispose()
     for process in workers:
         process.join()
-    outcomes = []
-    while not reports.empty():
-        outcomes.append(reports.get())
+    for reader in pipes:  # what the workers said after an interrupt
+        outcomes.extend(_drained(reader))
+        reader.close()
     if interrupted or any(kind == "interrupted" for kind, _ in outcomes):
         raise KeyboardInterrupt
     for kind, detail in outcomes:
