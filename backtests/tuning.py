@@ -629,14 +629,18 @@ def housekeep(study: optuna.Study, context: TrialContext) -> list:
     `study` must carry a sampler without side effects on tell (not the GridSampler, which may try to
     stop an optimisation that is not running). Returns the trials as read afterwards."""
     trials = study.get_trials(deepcopy=False)
-    durations = [t.duration.total_seconds() for t in trials
-                 if t.state == TrialState.COMPLETE and t.duration is not None]
-    stale_seconds = max(STALE_MIN_SECONDS, STALE_FACTOR * float(np.median(durations)) if durations else 0.0)
-    now, here, changed = time.time(), worker_name(), False
-    for trial in trials:
-        if trial.state == TrialState.RUNNING and _abandoned(trial, now, stale_seconds, here):
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-            changed = True
+    changed = False
+    others = [t for t in trials if t.state == TrialState.RUNNING]
+    if others:  # the typical trial time, only when there is a running trial to judge by it
+        durations = [t.duration.total_seconds() for t in trials
+                     if t.state == TrialState.COMPLETE and t.duration is not None]
+        stale_seconds = max(STALE_MIN_SECONDS,
+                            STALE_FACTOR * float(np.median(durations)) if durations else 0.0)
+        now, here = time.time(), worker_name()
+        for trial in others:
+            if _abandoned(trial, now, stale_seconds, here):
+                study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+                changed = True
     if context.sampler == "grid":
         if changed:
             trials = study.get_trials(deepcopy=False)
@@ -677,6 +681,12 @@ class _GridSampler(optuna.samplers.GridSampler):
 
     def _same_search_space(self, search_space) -> bool:
         return search_space == self._search_space or super()._same_search_space(search_space)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        """Nothing: Optuna's GridSampler reads every trial again here to stop the optimisation once
+        every cell is finished, and `work`'s callback, right after, reads them for a stricter rule
+        (stop once every cell is complete or running, after queuing failed cells again), which
+        covers it. One read of the study a trial instead of two."""
 
 
 def _sampler(context: TrialContext, worker: int):
