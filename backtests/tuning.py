@@ -41,6 +41,7 @@ cell is taken before any new one).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import json
@@ -62,7 +63,6 @@ import optuna
 import pandas as pd
 import sqlalchemy.event
 import sqlalchemy.exc
-import sqlalchemy.orm
 from optuna.trial import TrialState
 from tqdm import tqdm
 
@@ -553,29 +553,37 @@ def grid_holder(trial: optuna.Trial) -> int | None:
     """The number of a lower-numbered trial that is finished, running or queued on `trial`'s grid
     cell, None when there is none: of two trials handed one cell, the first runs it.
 
-    One indexed query in an RDB storage (the study's trials are not all read for it, which made
-    the check grow with the study); any other storage is scanned."""
+    One indexed query in an RDB storage (reading every trial for it made the check grow with the
+    study); any other storage is scanned."""
     storage = trial.study._storage
     backend = getattr(storage, "_backend", storage)  # optuna wraps an RDBStorage in a cache
     if isinstance(backend, optuna.storages.RDBStorage):
-        from optuna.storages._rdb import models  # Optuna's schema (versioned, migrated by Optuna)
-
-        own = sqlalchemy.orm.aliased(models.TrialSystemAttributeModel)
-        other = sqlalchemy.orm.aliased(models.TrialSystemAttributeModel)
-        held = models.TrialModel
-        query = (sqlalchemy.select(held.number)
-                 .join(other, other.trial_id == held.trial_id)
-                 .join(own, own.value_json == other.value_json)
-                 .where(own.trial_id == trial._trial_id, own.key == "grid_id", other.key == "grid_id",
-                        held.study_id == trial.study._study_id, held.number < trial.number,
-                        held.state.in_(_LIVE))
-                 .order_by(held.number).limit(1))
         with backend.engine.connect() as connection:
-            return connection.execute(query).scalar()
+            return connection.execute(_grid_holder_query(), {
+                "trial_id": trial._trial_id, "study_id": trial.study._study_id, "number": trial.number,
+            }).scalar()
     trials = trial.study.get_trials(deepcopy=False)
     grid_id = next(t for t in trials if t.number == trial.number).system_attrs.get("grid_id")
     return next((t.number for t in trials if t.number < trial.number and t.state in _LIVE
                  and t.system_attrs.get("grid_id") == grid_id), None)
+
+
+@functools.cache
+def _grid_holder_query():
+    """grid_holder's query, built once (SQLAlchemy then reuses its compiled form): the trials of the
+    study numbered below `number`, live, whose grid_id attribute equals trial `trial_id`'s."""
+    from optuna.storages._rdb import models  # Optuna's schema (versioned and migrated by Optuna)
+
+    trials = models.TrialModel.__table__
+    attributes = models.TrialSystemAttributeModel.__table__
+    own, other = attributes.alias("own"), attributes.alias("other")
+    return (sqlalchemy.select(trials.c.number)
+            .select_from(trials.join(other, other.c.trial_id == trials.c.trial_id)
+                         .join(own, own.c.value_json == other.c.value_json))
+            .where(own.c.trial_id == sqlalchemy.bindparam("trial_id"), own.c.key == "grid_id",
+                   other.c.key == "grid_id", trials.c.study_id == sqlalchemy.bindparam("study_id"),
+                   trials.c.number < sqlalchemy.bindparam("number"), trials.c.state.in_(_LIVE))
+            .order_by(trials.c.number).limit(1))
 
 
 def _objective(trial: optuna.Trial, context: TrialContext) -> float:
