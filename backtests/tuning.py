@@ -40,6 +40,7 @@ cell is taken before any new one).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -707,15 +708,16 @@ def _sampler(context: TrialContext, worker: int):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
+def work(context: TrialContext, worker: int = 0, on_trial=None,
+         storage: optuna.storages.RDBStorage | None = None) -> int:
     """Run trials until the study needs no more; returns how many this worker finished.
 
     Each pass: fail abandoned trials and queue failed cells again, stop if nothing remains, else
     let Optuna's `study.optimize` run trials, stopping it (from a callback) once nothing remains.
     on_trial(finished_trial) is called after each trial (the progress bar of a one-process run).
+    `storage`: an open storage of context.url to use (the parent's, in a one-process run).
     """
-    storage = open_storage(context.url)
-    try:
+    with _using(context.url, storage) as storage:
         study = open_study(storage, context.study_name, sampler=_sampler(context, worker))
         # the same trial cache as the study's: the housekeeping after a trial reads only what
         # changed since the sampler's own read, not every unfinished trial again
@@ -735,6 +737,16 @@ def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
             study.optimize(lambda trial: _objective(trial, context), callbacks=[after_trial],
                            gc_after_trial=False)
         return finished
+
+
+@contextlib.contextmanager
+def _using(url: str, storage: optuna.storages.RDBStorage | None = None):
+    """`storage` if given, else a storage opened for `url` (Optuna's checks of its tables and
+    migrations cost tens of milliseconds an opening); either way its connections are closed on
+    leaving, so none is carried into a forked worker. The engine opens new ones when used again."""
+    storage = open_storage(url) if storage is None else storage
+    try:
+        yield storage
     finally:
         storage.engine.dispose()
 
@@ -759,16 +771,13 @@ def _count_complete(trials) -> int:
     return sum(t.state == TrialState.COMPLETE for t in trials)
 
 
-def count_complete(url: str, name: str) -> int:
-    """COMPLETE trials of the study now (a connection opened and closed for the purpose)."""
-    storage = open_storage(url)
-    try:
+def count_complete(url: str, name: str, storage: optuna.storages.RDBStorage | None = None) -> int:
+    """COMPLETE trials of the study now (its connection closed afterwards)."""
+    with _using(url, storage) as storage:
         return _count_complete(_plain(storage, name).get_trials(deepcopy=False))
-    finally:
-        storage.engine.dispose()
 
 
-def _listen(pipes: list, outcomes: list, bar, context: TrialContext | None) -> None:
+def _listen(pipes: list, outcomes: list, bar, context: TrialContext | None, storage=None) -> None:
     """Read the workers' pipes until each is closed: a finished trial moves the bar, the rest (how
     a worker ended) goes to `outcomes`. With `context`, the bar also takes the study's count of
     COMPLETE trials every PROGRESS_READ_SECONDS (trials of workers elsewhere)."""
@@ -787,7 +796,7 @@ def _listen(pipes: list, outcomes: list, bar, context: TrialContext | None) -> N
             else:
                 outcomes.append((kind, detail))
         if context is not None and time.monotonic() >= read_at:
-            complete = min(count_complete(context.url, context.study_name), bar.total)
+            complete = min(count_complete(context.url, context.study_name, storage), bar.total)
             bar.update(max(complete - bar.n, 0))
             read_at = time.monotonic() + PROGRESS_READ_SECONDS
 
@@ -805,24 +814,24 @@ def _drained(reader) -> list[tuple[str, str]]:
     return messages
 
 
-def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = None) -> int:
+def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = None,
+                storage: optuna.storages.RDBStorage | None = None) -> int:
     """Run the study's remaining trials in this process (jobs_count 1) or in jobs_count processes
     forked from it (the prepared market is inherited, not rebuilt), with a bar over trials on stderr
-    (progress None: only when stderr is a terminal). Returns the trials finished by these workers."""
+    (progress None: only when stderr is a terminal). Returns the trials finished by these workers.
+    `storage`: an open storage of context.url for this process's own reads (else one is opened)."""
     total = context.target
-    done = min(count_complete(context.url, context.study_name), total)
+    storage = open_storage(context.url) if storage is None else storage
+    done = min(count_complete(context.url, context.study_name, storage), total)
     hidden = None if progress is None else not progress
     if jobs_count == 1:
         with tqdm(total=total, initial=done, desc="trials", unit="trial", file=sys.stderr, disable=hidden,
                   leave=False) as bar:
-            return work(context, 0, on_trial=lambda trial: bar.update(1))
+            return work(context, 0, on_trial=lambda trial: bar.update(1), storage=storage)
     # fork: the workers inherit the prepared market; elsewhere it is pickled to them
     # queue failed cells once here, so the workers starting together do not each queue them
-    storage = open_storage(context.url)
-    try:
+    with _using(context.url, storage):
         housekeep(_plain(storage, context.study_name), context)
-    finally:
-        storage.engine.dispose()
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     mp = multiprocessing.get_context(method)
     workers, pipes = [], []
@@ -841,7 +850,7 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
         try:
             # the parent sleeps until a worker reports (it does not poll the study); a bar on screen
             # also reads the study now and then, for the trials of workers on other machines
-            _listen(pipes, outcomes, bar, None if bar.disable else context)
+            _listen(pipes, outcomes, bar, None if bar.disable else context, storage)
         except KeyboardInterrupt:
             interrupted = True
             # Ctrl-C reaches the whole process group: each worker marks the trial it cuts short FAIL
@@ -1188,13 +1197,13 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
             storage.engine.dispose()  # no open connection is carried into forked workers
         prepared = time.perf_counter()
         try:
-            finished = run_workers(context, request.jobs, request.progress)
+            finished = run_workers(context, request.jobs, request.progress, storage)
         except KeyboardInterrupt:
-            complete = count_complete(url, name)
+            complete = count_complete(url, name, storage)
             raise RunError(f"interrupted: {complete} trials of study {name!r} are saved in {shown_url(url)}; "
                            f"run the same command again to resume") from None
         trial_seconds = time.perf_counter() - prepared
-        data = read_study(url, name)
+        data = read_study(url, name, storage)
     finally:
         optuna.logging.set_verbosity(verbosity)
     still_running = int((data.trials["state"] == "RUNNING").sum())
@@ -1203,13 +1212,10 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
                        prepared - started, trial_seconds, tuple(market.notes))
 
 
-def read_study(url: str, name: str) -> StudyData:
+def read_study(url: str, name: str, storage: optuna.storages.RDBStorage | None = None) -> StudyData:
     """The stored study `name` at `url` (load_study_data), the connection closed afterwards."""
-    storage = open_storage(url)
-    try:
+    with _using(url, storage) as storage:
         return load_study_data(_plain(storage, name))
-    finally:
-        storage.engine.dispose()
 
 
 def report_study(url: str, name: str, min_train_years: int = DEFAULT_MIN_TRAIN_YEARS) -> Evaluation:
