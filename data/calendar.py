@@ -66,13 +66,16 @@ def _xnys(first: pd.Timestamp, last: pd.Timestamp):
 def _calendar_for(start, end):
     """Parse and check a [start, end] request and return the cached calendar covering it.
 
-    The calendar always spans at least 1990 to two years ahead, so that every request inside that
-    span shares one cached build."""
+    The calendar always spans at least a year before 1990 to two years ahead, starting on a 1
+    January, so that the requests a run makes (a market from 1990, its calendar features from a
+    month before) share one cached build instead of building one each (~0.25 s apiece); the
+    sessions and early closes inside a span do not depend on where the build starts."""
     first = _to_day(start, "start")
     last = default_end() if end is None else _to_day(end, "end")
     if first > last:
         raise DataError(f"start {first.date()} is after end {last.date()}.")
-    calendar = _xnys(min(first, HISTORY_START), max(last, default_end()))
+    origin = min(first, HISTORY_START - pd.DateOffset(years=1))
+    calendar = _xnys(pd.Timestamp(year=origin.year, month=1, day=1), max(last, default_end()))
     return calendar, first, last
 
 
