@@ -53,6 +53,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import traceback
@@ -453,6 +454,8 @@ def _sqlite_write_ahead(connection, _record) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError:
+        pass  # a file that cannot change mode (read-only, say) is read in the mode it has
     finally:
         cursor.close()
 
