@@ -41,6 +41,7 @@ cell is taken before any new one).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -699,6 +700,28 @@ class _GridSampler(optuna.samplers.GridSampler):
         every cell is finished, and `work`'s callback, right after, reads them for a stricter rule
         (stop once every cell is complete or running, after queuing failed cells again), which
         covers it. One read of the study a trial instead of two."""
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        """Optuna's, handed the trial's stored grid_id read by one query: Optuna's trial reads its
+        system attributes by loading the whole trial (six queries) for this one value."""
+        backend = getattr(study._storage, "_backend", study._storage)
+        if isinstance(backend, optuna.storages.RDBStorage):
+            with backend.engine.connect() as connection:
+                stored = connection.execute(_grid_id_query(), {"trial_id": trial._trial_id}).scalar()
+            if stored is not None:
+                trial = copy.copy(trial)
+                trial.system_attrs = {"grid_id": json.loads(stored)}
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+@functools.cache
+def _grid_id_query():
+    """The stored grid_id of trial `trial_id` (JSON text), as Optuna's storage keeps it."""
+    from optuna.storages._rdb import models
+
+    attributes = models.TrialSystemAttributeModel.__table__
+    return (sqlalchemy.select(attributes.c.value_json)
+            .where(attributes.c.trial_id == sqlalchemy.bindparam("trial_id"), attributes.c.key == "grid_id"))
 
 
 def _sampler(context: TrialContext, worker: int):

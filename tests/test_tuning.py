@@ -146,6 +146,27 @@ def test_grid_sampler_visits_every_cell_once():
     assert sorted(seen) == sorted((s, t) for s in space.stop_levels for t in space.take_profit_levels)
 
 
+def test_our_grid_sampler_hands_out_the_cells_optunas_does(tmp_path):
+    # the stored grid_id read by one query, the after-trial read dropped: the same cell for every
+    # trial number as Optuna's GridSampler on the same storage kind, each cell once
+    space = SearchSpace.parse("trailing:2%..4%:1%", "8%..16%:8%")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    cells = {}
+    for name, sampler in (("ours", tuning._GridSampler(space.grid(), seed=0)),
+                          ("optuna", optuna.samplers.GridSampler(space.grid(), seed=0))):
+        study = optuna.create_study(storage=tuning.sqlite_url(tmp_path / f"{name}.db"), sampler=sampler)
+        cells[name] = []
+
+        def objective(trial, seen=cells[name]):
+            seen.append(space.cell(space.suggest(trial)))
+            return 0.0
+
+        study.optimize(objective, n_trials=space.size)
+    assert cells["ours"] == cells["optuna"]
+    every = [(s, t) for s in space.stop_levels for t in space.take_profit_levels]
+    assert sorted(cells["ours"]) == sorted(every)
+
+
 def grid_context(tmp_path, monkeypatch, calls):
     """A two-cell grid study whose trials return fixed window returns (no backtest)."""
     space = SearchSpace.parse("trailing:2%..3%:1%")
