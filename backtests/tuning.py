@@ -28,28 +28,35 @@ starts N worker processes here, each running ``study.optimize`` against the same
 
 Why SQLite (not Optuna's JournalStorage) for the local default: the issue asks for one file that
 any Optuna tool opens (optuna-dashboard, ``optuna.load_study``), and the same RDB code path then
-serves SQLite and PostgreSQL alike. A trial writes a handful of small rows around a backtest of a
-second or more, so a few local workers contend for SQLite's lock for milliseconds; a 60-second busy
-timeout absorbs that.
+serves SQLite and PostgreSQL alike. A trial writes a handful of small rows around its backtest; the
+file is kept in SQLite's write-ahead-log mode (readers never wait for a writer, a commit costs no
+fsync: `_sqlite_write_ahead`), so a few local workers contend for the write lock for milliseconds;
+a 60-second busy timeout absorbs that.
 
 Duplicate-free grids: Optuna's GridSampler gives trial number k the k-th cell of its (seeded,
 shuffled) grid, so workers that start together never share a cell; near the end of a grid it may
 hand a still-running cell to a second worker, and such a trial (the higher-numbered of two holding
-one cell) is pruned before it runs. A worker stops once every cell is finished, running or queued.
+one cell) is pruned before it runs. A worker stops once every cell is finished or running (a queued
+cell is taken before any new one).
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import json
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import traceback
@@ -59,6 +66,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy.event
 import sqlalchemy.exc
 from optuna.trial import TrialState
 from tqdm import tqdm
@@ -89,14 +97,15 @@ REPORT_JSON = "tuning.json"  # tuning_report.TUNING_JSON: the report names its s
 SQLITE_BUSY_SECONDS = 60  # a worker waits this long for SQLite's write lock before giving up
 OPEN_ATTEMPTS = 5  # workers that create one PostgreSQL study at once may race on its tables
 SIGINT_GRACE_SECONDS = 5.0  # how long interrupted workers get to record their trial before being told
-POLL_SECONDS = 0.5  # how often the parent of --jobs workers reads the study for the progress bar
+PROGRESS_READ_SECONDS = 5.0  # how often a bar on screen over --jobs workers reads the study (other machines)
 # A RUNNING trial is taken as abandoned (its worker died) when its worker process is gone (same
 # machine), or when it has run this many times the median trial time, and at least STALE_MIN_SECONDS.
 STALE_FACTOR = 50
 STALE_MIN_SECONDS = 600.0
 # A ratio's denominator this small is rounding noise from a constant series (as in backtests.metrics).
 _ZERO_SPREAD = 1e-12
-_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)  # a cell held: not to queue again
+_STARTED = (TrialState.COMPLETE, TrialState.RUNNING)  # a cell no worker needs to start
 USER_ERRORS = (RunError, ConfigError, DataError)
 
 
@@ -425,7 +434,11 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         "sqlite") else {"engine_kwargs": {"pool_pre_ping": True}}
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(with_driver(url), **kwargs)
+            storage = optuna.storages.RDBStorage(with_driver(url), **kwargs)
+            if url.startswith("sqlite"):
+                sqlalchemy.event.listen(storage.engine, "connect", _sqlite_write_ahead)
+                storage.engine.dispose()  # the connections Optuna opened to make its tables go
+            return storage
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise RunError(f"--storage {shown_url(url)} is not a database URL Optuna can open "
                            f"({exc})") from None
@@ -435,6 +448,23 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                                f"{str(exc).splitlines()[0]}") from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
+
+
+def _sqlite_write_ahead(connection, _record) -> None:
+    """SQLite in write-ahead-log mode with commits synced at checkpoints: a worker reading the
+    study no longer waits for another's write, and a commit costs no fsync. A commit still survives
+    the death of its process (Ctrl-C, a killed worker), which is what resuming relies on; a power
+    cut may lose the last few trials (run again on resume), never the file. The mode is kept in
+    the file, which every SQLite tool opens as before; -wal and -shm files sit beside it while it
+    is open. Measured: benchmarks/bench_tune_overhead.py (docs/tuning.md, Speed)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError:
+        pass  # a file that cannot change mode (read-only, say) is read in the mode it has
+    finally:
+        cursor.close()
 
 
 def open_study(storage: optuna.storages.RDBStorage, name: str, sampler=None,
@@ -584,21 +614,54 @@ def worker_name() -> str:
     return f"{socket.gethostname()}/{boot}:{os.getpid()}"
 
 
+def grid_holder(trial: optuna.Trial) -> int | None:
+    """The number of a lower-numbered trial that is finished, running or queued on `trial`'s grid
+    cell, None when there is none: of two trials handed one cell, the first runs it.
+
+    One indexed query in an RDB storage (reading every trial for it made the check grow with the
+    study); any other storage is scanned."""
+    storage = trial.study._storage
+    backend = getattr(storage, "_backend", storage)  # optuna wraps an RDBStorage in a cache
+    if isinstance(backend, optuna.storages.RDBStorage):
+        with backend.engine.connect() as connection:
+            return connection.execute(_grid_holder_query(), {
+                "trial_id": trial._trial_id, "study_id": trial.study._study_id, "number": trial.number,
+            }).scalar()
+    trials = trial.study.get_trials(deepcopy=False)
+    grid_id = next(t for t in trials if t.number == trial.number).system_attrs.get("grid_id")
+    return next((t.number for t in trials if t.number < trial.number and t.state in _LIVE
+                 and t.system_attrs.get("grid_id") == grid_id), None)
+
+
+@functools.cache
+def _grid_holder_query():
+    """grid_holder's query, built once (SQLAlchemy then reuses its compiled form): the trials of the
+    study numbered below `number`, live, whose grid_id attribute equals trial `trial_id`'s."""
+    from optuna.storages._rdb import models  # Optuna's schema (versioned and migrated by Optuna)
+
+    trials = models.TrialModel.__table__
+    attributes = models.TrialSystemAttributeModel.__table__
+    own, other = attributes.alias("own"), attributes.alias("other")
+    return (sqlalchemy.select(trials.c.number)
+            .select_from(trials.join(other, other.c.trial_id == trials.c.trial_id)
+                         .join(own, own.c.value_json == other.c.value_json))
+            .where(own.c.trial_id == sqlalchemy.bindparam("trial_id"), own.c.key == "grid_id",
+                   other.c.key == "grid_id", trials.c.study_id == sqlalchemy.bindparam("study_id"),
+                   trials.c.number < sqlalchemy.bindparam("number"), trials.c.state.in_(_LIVE))
+            .order_by(trials.c.number).limit(1))
+
+
 def _objective(trial: optuna.Trial, context: TrialContext) -> float:
     params = context.space.suggest(trial)
     trial.set_user_attr("worker", worker_name())
-    study = trial.study
-    trials = study.get_trials(deepcopy=False)
-    own = next(t for t in trials if t.number == trial.number)
     if context.sampler == "grid":
-        grid_id = own.system_attrs.get("grid_id")
-        holder = next((t for t in trials if t.number < trial.number and t.state in _LIVE
-                       and t.system_attrs.get("grid_id") == grid_id), None)
+        holder = grid_holder(trial)
         if holder is not None:
-            raise optuna.TrialPruned(f"cell taken by trial {holder.number}")
+            raise optuna.TrialPruned(f"cell taken by trial {holder}")
         returns = evaluate_rule(context.market, context.settings, context.space.rules(params),
-                                    context.engine)
+                                context.engine)
     else:
+        trials = trial.study.get_trials(deepcopy=False)
         cell = context.space.cell(params)
         same = next((t for t in trials if t.state == TrialState.COMPLETE and "window_returns" in t.user_attrs
                      and context.space.cell(t.params) == cell), None)
@@ -641,14 +704,18 @@ def housekeep(study: optuna.Study, context: TrialContext) -> list:
     `study` must carry a sampler without side effects on tell (not the GridSampler, which may try to
     stop an optimisation that is not running). Returns the trials as read afterwards."""
     trials = study.get_trials(deepcopy=False)
-    durations = [t.duration.total_seconds() for t in trials
-                 if t.state == TrialState.COMPLETE and t.duration is not None]
-    stale_seconds = max(STALE_MIN_SECONDS, STALE_FACTOR * float(np.median(durations)) if durations else 0.0)
-    now, here, changed = time.time(), worker_name(), False
-    for trial in trials:
-        if trial.state == TrialState.RUNNING and _abandoned(trial, now, stale_seconds, here):
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-            changed = True
+    changed = False
+    others = [t for t in trials if t.state == TrialState.RUNNING]
+    if others:  # the typical trial time, only when there is a running trial to judge by it
+        durations = [t.duration.total_seconds() for t in trials
+                     if t.state == TrialState.COMPLETE and t.duration is not None]
+        stale_seconds = max(STALE_MIN_SECONDS,
+                            STALE_FACTOR * float(np.median(durations)) if durations else 0.0)
+        now, here = time.time(), worker_name()
+        for trial in others:
+            if _abandoned(trial, now, stale_seconds, here):
+                study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+                changed = True
     if context.sampler == "grid":
         if changed:
             trials = study.get_trials(deepcopy=False)
@@ -669,12 +736,13 @@ def housekeep(study: optuna.Study, context: TrialContext) -> list:
 
 
 def remaining(trials, context: TrialContext) -> int:
-    """Trials still to start: grid cells with no finished, running or queued trial, or (tpe, random)
-    the target less the trials finished, running or queued."""
+    """Trials still to start: grid cells with no finished or running trial, or (tpe, random) the
+    target less the trials finished or running. A queued trial is still to start: counting it as
+    covered once left a study whose last cell was cut short with that cell queued and never run."""
     if context.sampler == "grid":
-        covered = {t.system_attrs.get("grid_id") for t in trials if t.state in _LIVE}
+        covered = {t.system_attrs.get("grid_id") for t in trials if t.state in _STARTED}
         return context.target - len(covered & set(range(context.target)))
-    return context.target - sum(t.state in _LIVE for t in trials)
+    return context.target - sum(t.state in _STARTED for t in trials)
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -689,6 +757,34 @@ class _GridSampler(optuna.samplers.GridSampler):
     def _same_search_space(self, search_space) -> bool:
         return search_space == self._search_space or super()._same_search_space(search_space)
 
+    def after_trial(self, study, trial, state, values) -> None:
+        """Nothing: Optuna's GridSampler reads every trial again here to stop the optimisation once
+        every cell is finished, and `work`'s callback, right after, reads them for a stricter rule
+        (stop once every cell is complete or running, after queuing failed cells again), which
+        covers it. One read of the study a trial instead of two."""
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        """Optuna's, handed the trial's stored grid_id read by one query: Optuna's trial reads its
+        system attributes by loading the whole trial (six queries) for this one value."""
+        backend = getattr(study._storage, "_backend", study._storage)
+        if isinstance(backend, optuna.storages.RDBStorage):
+            with backend.engine.connect() as connection:
+                stored = connection.execute(_grid_id_query(), {"trial_id": trial._trial_id}).scalar()
+            if stored is not None:
+                trial = copy.copy(trial)
+                trial.system_attrs = {"grid_id": json.loads(stored)}
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+@functools.cache
+def _grid_id_query():
+    """The stored grid_id of trial `trial_id` (JSON text), as Optuna's storage keeps it."""
+    from optuna.storages._rdb import models
+
+    attributes = models.TrialSystemAttributeModel.__table__
+    return (sqlalchemy.select(attributes.c.value_json)
+            .where(attributes.c.trial_id == sqlalchemy.bindparam("trial_id"), attributes.c.key == "grid_id"))
+
 
 def _sampler(context: TrialContext, worker: int):
     if context.sampler == "grid":
@@ -700,17 +796,20 @@ def _sampler(context: TrialContext, worker: int):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
+def work(context: TrialContext, worker: int = 0, on_trial=None,
+         storage: optuna.storages.RDBStorage | None = None) -> int:
     """Run trials until the study needs no more; returns how many this worker finished.
 
     Each pass: fail abandoned trials and queue failed cells again, stop if nothing remains, else
     let Optuna's `study.optimize` run trials, stopping it (from a callback) once nothing remains.
     on_trial(finished_trial) is called after each trial (the progress bar of a one-process run).
+    `storage`: an open storage of context.url to use (the parent's, in a one-process run).
     """
-    storage = open_storage(context.url)
-    try:
+    with _using(context.url, storage) as storage:
         study = open_study(storage, context.study_name, sampler=_sampler(context, worker))
-        admin = _plain(storage, context.study_name)
+        # the same trial cache as the study's: the housekeeping after a trial reads only what
+        # changed since the sampler's own read, not every unfinished trial again
+        admin = open_study(study._storage, context.study_name, sampler=optuna.samplers.RandomSampler())
         finished = 0
 
         def after_trial(study_, trial):
@@ -726,71 +825,120 @@ def work(context: TrialContext, worker: int = 0, on_trial=None) -> int:
             study.optimize(lambda trial: _objective(trial, context), callbacks=[after_trial],
                            gc_after_trial=False)
         return finished
+
+
+@contextlib.contextmanager
+def _using(url: str, storage: optuna.storages.RDBStorage | None = None):
+    """`storage` if given, else a storage opened for `url` (Optuna's checks of its tables and
+    migrations cost tens of milliseconds an opening); either way its connections are closed on
+    leaving, so none is carried into a forked worker. The engine opens new ones when used again."""
+    storage = open_storage(url) if storage is None else storage
+    try:
+        yield storage
     finally:
         storage.engine.dispose()
 
 
 def _worker_main(context: TrialContext, worker: int, reports) -> None:
-    """Entry point of a --jobs worker process: work, then report how it ended to the parent."""
+    """Entry point of a --jobs worker process: work, telling the parent over the pipe `reports` of
+    each finished trial (its progress bar) and then how it ended."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        reports.put(("done", work(context, worker)))
+        reports.send(("done", work(context, worker, on_trial=lambda trial: reports.send(("trial", "")))))
     except KeyboardInterrupt:
-        reports.put(("interrupted", ""))
+        reports.send(("interrupted", ""))
     except USER_ERRORS as exc:
-        reports.put(("user", str(exc)))
+        reports.send(("user", str(exc)))
     except BaseException:  # a bug: the parent shows its traceback
-        reports.put(("bug", traceback.format_exc()))
+        reports.send(("bug", traceback.format_exc()))
+    finally:
+        reports.close()
 
 
 def _count_complete(trials) -> int:
     return sum(t.state == TrialState.COMPLETE for t in trials)
 
 
-def count_complete(url: str, name: str) -> int:
-    """COMPLETE trials of the study now (a connection opened and closed for the purpose)."""
-    storage = open_storage(url)
-    try:
+def count_complete(url: str, name: str, storage: optuna.storages.RDBStorage | None = None) -> int:
+    """COMPLETE trials of the study now (its connection closed afterwards)."""
+    with _using(url, storage) as storage:
         return _count_complete(_plain(storage, name).get_trials(deepcopy=False))
-    finally:
-        storage.engine.dispose()
 
 
-def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = None) -> int:
+def _listen(pipes: list, outcomes: list, bar, context: TrialContext | None, storage=None) -> None:
+    """Read the workers' pipes until each is closed: a finished trial moves the bar, the rest (how
+    a worker ended) goes to `outcomes`. With `context`, the bar also takes the study's count of
+    COMPLETE trials every PROGRESS_READ_SECONDS (trials of workers elsewhere)."""
+    open_pipes = list(pipes)
+    read_at = time.monotonic() + PROGRESS_READ_SECONDS
+    while open_pipes:
+        timeout = None if context is None else max(read_at - time.monotonic(), 0.0)
+        for reader in multiprocessing.connection.wait(open_pipes, timeout):
+            try:
+                kind, detail = reader.recv()
+            except EOFError:  # the worker has exited
+                open_pipes.remove(reader)
+                continue
+            if kind == "trial":
+                bar.update(1 if bar.n < bar.total else 0)
+            else:
+                outcomes.append((kind, detail))
+        if context is not None and time.monotonic() >= read_at:
+            complete = min(count_complete(context.url, context.study_name, storage), bar.total)
+            bar.update(max(complete - bar.n, 0))
+            read_at = time.monotonic() + PROGRESS_READ_SECONDS
+
+
+def _drained(reader) -> list[tuple[str, str]]:
+    """The reports still in a worker's pipe, finished-trial notes left out."""
+    messages = []
+    try:
+        while reader.poll():
+            kind, detail = reader.recv()
+            if kind != "trial":
+                messages.append((kind, detail))
+    except (EOFError, OSError):
+        pass
+    return messages
+
+
+def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = None,
+                storage: optuna.storages.RDBStorage | None = None) -> int:
     """Run the study's remaining trials in this process (jobs_count 1) or in jobs_count processes
     forked from it (the prepared market is inherited, not rebuilt), with a bar over trials on stderr
-    (progress None: only when stderr is a terminal). Returns the trials finished by these workers."""
+    (progress None: only when stderr is a terminal). Returns the trials finished by these workers.
+    `storage`: an open storage of context.url for this process's own reads (else one is opened)."""
     total = context.target
-    done = min(count_complete(context.url, context.study_name), total)
+    storage = open_storage(context.url) if storage is None else storage
+    done = min(count_complete(context.url, context.study_name, storage), total)
     hidden = None if progress is None else not progress
     if jobs_count == 1:
         with tqdm(total=total, initial=done, desc="trials", unit="trial", file=sys.stderr, disable=hidden,
                   leave=False) as bar:
-            return work(context, 0, on_trial=lambda trial: bar.update(1))
+            return work(context, 0, on_trial=lambda trial: bar.update(1), storage=storage)
     # fork: the workers inherit the prepared market; elsewhere it is pickled to them
     # queue failed cells once here, so the workers starting together do not each queue them
-    storage = open_storage(context.url)
-    try:
+    with _using(context.url, storage):
         housekeep(_plain(storage, context.study_name), context)
-    finally:
-        storage.engine.dispose()
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     mp = multiprocessing.get_context(method)
-    reports = mp.SimpleQueue()
-    workers = [mp.Process(target=_worker_main, args=(context, n, reports), daemon=True,
-                          name=f"tune-worker-{n}") for n in range(jobs_count)]
-    for process in workers:
+    workers, pipes = [], []
+    for n in range(jobs_count):
+        reader, writer = mp.Pipe(duplex=False)
+        process = mp.Process(target=_worker_main, args=(context, n, writer), daemon=True,
+                             name=f"tune-worker-{n}")
         process.start()
-    storage = open_storage(context.url)
-    watcher = _plain(storage, context.study_name)
+        writer.close()  # the worker holds the only write end: its exit, even a kill, ends the pipe
+        workers.append(process)
+        pipes.append(reader)
+    outcomes: list[tuple[str, str]] = []
     interrupted = False
     with tqdm(total=total, initial=done, desc="trials", unit="trial", file=sys.stderr, disable=hidden,
               leave=False) as bar:
         try:
-            while any(process.is_alive() for process in workers):
-                time.sleep(POLL_SECONDS)
-                complete = min(_count_complete(watcher.get_trials(deepcopy=False)), total)
-                bar.update(max(complete - bar.n, 0))
+            # the parent sleeps until a worker reports (it does not poll the study); a bar on screen
+            # also reads the study now and then, for the trials of workers on other machines
+            _listen(pipes, outcomes, bar, None if bar.disable else context, storage)
         except KeyboardInterrupt:
             interrupted = True
             # Ctrl-C reaches the whole process group: each worker marks the trial it cuts short FAIL
@@ -805,13 +953,11 @@ def run_workers(context: TrialContext, jobs_count: int, progress: bool | None = 
                     os.kill(process.pid, signal.SIGINT)
             for process in workers:
                 process.join(30)
-        finally:
-            storage.engine.dispose()
     for process in workers:
         process.join()
-    outcomes = []
-    while not reports.empty():
-        outcomes.append(reports.get())
+    for reader in pipes:  # what the workers said after an interrupt
+        outcomes.extend(_drained(reader))
+        reader.close()
     if interrupted or any(kind == "interrupted" for kind, _ in outcomes):
         raise KeyboardInterrupt
     for kind, detail in outcomes:
@@ -1142,13 +1288,13 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
             storage.engine.dispose()  # no open connection is carried into forked workers
         prepared = time.perf_counter()
         try:
-            finished = run_workers(context, request.jobs, request.progress)
+            finished = run_workers(context, request.jobs, request.progress, storage)
         except KeyboardInterrupt:
-            complete = count_complete(url, name)
+            complete = count_complete(url, name, storage)
             raise RunError(f"interrupted: {complete} trials of study {name!r} are saved in {shown_url(url)}; "
                            f"run the same command again to resume") from None
         trial_seconds = time.perf_counter() - prepared
-        data = read_study(url, name)
+        data = read_study(url, name, storage)
     finally:
         optuna.logging.set_verbosity(verbosity)
     still_running = int((data.trials["state"] == "RUNNING").sum())
@@ -1157,13 +1303,10 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
                        prepared - started, trial_seconds, tuple(market.notes), engine)
 
 
-def read_study(url: str, name: str) -> StudyData:
+def read_study(url: str, name: str, storage: optuna.storages.RDBStorage | None = None) -> StudyData:
     """The stored study `name` at `url` (load_study_data), the connection closed afterwards."""
-    storage = open_storage(url)
-    try:
+    with _using(url, storage) as storage:
         return load_study_data(_plain(storage, name))
-    finally:
-        storage.engine.dispose()
 
 
 def report_study(url: str, name: str, min_train_years: int = DEFAULT_MIN_TRAIN_YEARS) -> Evaluation:

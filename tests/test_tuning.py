@@ -146,6 +146,27 @@ def test_grid_sampler_visits_every_cell_once():
     assert sorted(seen) == sorted((s, t) for s in space.stop_levels for t in space.take_profit_levels)
 
 
+def test_our_grid_sampler_hands_out_the_cells_optunas_does(tmp_path):
+    # the stored grid_id read by one query, the after-trial read dropped: the same cell for every
+    # trial number as Optuna's GridSampler on the same storage kind, each cell once
+    space = SearchSpace.parse("trailing:2%..4%:1%", "8%..16%:8%")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    cells = {}
+    for name, sampler in (("ours", tuning._GridSampler(space.grid(), seed=0)),
+                          ("optuna", optuna.samplers.GridSampler(space.grid(), seed=0))):
+        study = optuna.create_study(storage=tuning.sqlite_url(tmp_path / f"{name}.db"), sampler=sampler)
+        cells[name] = []
+
+        def objective(trial, seen=cells[name]):
+            seen.append(space.cell(space.suggest(trial)))
+            return 0.0
+
+        study.optimize(objective, n_trials=space.size)
+    assert cells["ours"] == cells["optuna"]
+    every = [(s, t) for s in space.stop_levels for t in space.take_profit_levels]
+    assert sorted(cells["ours"]) == sorted(every)
+
+
 def grid_context(tmp_path, monkeypatch, calls):
     """A two-cell grid study whose trials return fixed window returns (no backtest)."""
     space = SearchSpace.parse("trailing:2%..3%:1%")
@@ -192,6 +213,48 @@ def test_a_failed_cell_is_queued_again_once(tmp_path, monkeypatch):
     assert tuning.work(context) == 2  # the queued cell and the untouched one, nothing more
     complete = [t for t in plain.get_trials() if t.state.name == "COMPLETE"]
     assert sorted(t.params[STOP_PARAM] for t in complete) == [0.02, 0.03]
+
+
+def test_a_cut_last_cell_is_run_on_resume(tmp_path, monkeypatch):
+    calls = []
+    context, study = grid_context(tmp_path, monkeypatch, calls)
+    study.optimize(lambda trial: tuning._objective(trial, context), n_trials=1)  # cell 0 done
+    cut = study.ask()  # the last cell, cut short by Ctrl-C
+    plain = optuna.load_study(study_name="grid", storage=context.url, sampler=optuna.samplers.RandomSampler())
+    plain.tell(cut.number, state=optuna.trial.TrialState.FAIL)
+    # queued again, that cell is still to run: the worker must not stop on it
+    assert tuning.work(context) == 1
+    trials = plain.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert trials[2].system_attrs["retry_of"] == cut.number
+    assert sorted(t.params[STOP_PARAM] for t in trials if t.state.name == "COMPLETE") == [0.02, 0.03]
+    assert tuning.remaining(trials, context) == 0 and len(calls) == 2
+
+
+def test_the_grid_holder_check_agrees_with_a_scan_of_every_trial(tmp_path, monkeypatch):
+    context, study = grid_context(tmp_path, monkeypatch, [])
+    held = study.ask()  # trial 0: cell 0, running
+    study.optimize(lambda trial: tuning._objective(trial, context), n_trials=1)  # trial 1: cell 1
+    second = study.ask()  # trial 2: every cell started, handed a cell again
+    trials = study.get_trials()
+    cell = trials[second.number].system_attrs["grid_id"]
+    scan = [t.number for t in trials if t.number < second.number and t.state.name in ("COMPLETE", "RUNNING")
+            and t.system_attrs["grid_id"] == cell]
+    assert scan == [held.number]
+    assert tuning.grid_holder(second) == held.number  # one query in the RDB storage, same answer
+    assert tuning.grid_holder(held) is None  # the first holder runs its cell
+    plain = optuna.load_study(study_name="grid", storage=context.url, sampler=optuna.samplers.RandomSampler())
+    plain.tell(held.number, state=optuna.trial.TrialState.PRUNED)  # a pruned trial holds nothing
+    assert tuning.grid_holder(second) is None
+
+
+def test_a_worker_that_dies_without_reporting_is_named(tmp_path, monkeypatch):
+    context, _ = grid_context(tmp_path, monkeypatch, [])
+    monkeypatch.setattr(tuning, "evaluate_rule",
+                        lambda market, settings, rule=None, engine="trial": os._exit(9))
+    codes = r"\(exit codes: tune-worker-0 9, tune-worker-1 9\)"
+    with pytest.raises(RunError, match=r"ended without reporting " + codes):
+        tuning.run_workers(context, 2, progress=False)
 
 
 # --- walk-forward by construction ---------------------------------------------------------------

@@ -95,3 +95,30 @@ def test_two_processes_finish_a_shared_grid_exactly_once(postgres_url, tmp_path)
     assert sorted(evaluation.in_sample.index) == sorted(t.number for t in complete)
     last = pd.read_csv(tmp_path / "worker1" / "leaderboard.csv")
     assert set(last["trial"]) <= {t.number for t in trials}
+
+
+def test_the_grid_holder_query_in_postgresql(postgres_url):
+    """grid_holder's SQL (value_json equality, the trial-state enum) answers in PostgreSQL as a scan
+    of every trial does: a re-handed cell names its first live holder, a pruned holder holds nothing."""
+    storage = tuning.open_storage(postgres_url)
+    try:
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        space = tuning.SearchSpace.parse("trailing:2%..3%:1%")
+        study = optuna.create_study(storage=storage, study_name="holder-query",
+                                    sampler=tuning._GridSampler(space.grid(), seed=0))
+        held = study.ask()  # cell 0, running
+        done = study.ask()  # cell 1
+        study.tell(done, 0.0)
+        again = study.ask()  # every cell started: handed a started cell again
+        frozen = {t.number: t for t in study.get_trials()}
+        cell = frozen[again.number].system_attrs["grid_id"]
+        scan = [n for n, t in frozen.items() if n < again.number and t.state.name in ("COMPLETE", "RUNNING")
+                and t.system_attrs["grid_id"] == cell]
+        assert scan == [held.number]  # the one unfinished cell is handed out again
+        assert tuning.grid_holder(again) == held.number and tuning.grid_holder(held) is None
+        plain = optuna.load_study(study_name="holder-query", storage=storage,
+                                  sampler=optuna.samplers.RandomSampler())
+        plain.tell(held.number, state=optuna.trial.TrialState.PRUNED)
+        assert tuning.grid_holder(again) is None  # a pruned trial holds nothing; trial 1 has the other cell
+    finally:
+        storage.engine.dispose()
