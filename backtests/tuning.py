@@ -101,6 +101,8 @@ PROGRESS_READ_SECONDS = 5.0  # how often a bar on screen over --jobs workers rea
 # A RUNNING trial is taken as abandoned (its worker died) when its worker process is gone (same
 # machine), or when it has run this many times the median trial time, and at least STALE_MIN_SECONDS.
 STALE_FACTOR = 50
+CELL_WAIT_SECONDS = 2.0  # how long a grid trial waits for a lower-numbered trial's cell to be stored
+CELL_WAIT_STEP_SECONDS = 0.005
 STALE_MIN_SECONDS = 600.0
 # A ratio's denominator this small is rounding noise from a constant series (as in backtests.metrics).
 _ZERO_SPREAD = 1e-12
@@ -618,19 +620,52 @@ def grid_holder(trial: optuna.Trial) -> int | None:
     """The number of a lower-numbered trial that is finished, running or queued on `trial`'s grid
     cell, None when there is none: of two trials handed one cell, the first runs it.
 
+    Optuna writes a new trial first and its cell (grid_id) a moment later, so a lower-numbered trial
+    may be running with its cell not yet known; the check waits for it (CELL_WAIT_SECONDS at most:
+    longer, its worker died in between, and housekeeping fails it). Without the wait, two workers
+    could each find no holder and run one cell twice.
+
     One indexed query in an RDB storage (reading every trial for it made the check grow with the
     study); any other storage is scanned."""
     storage = trial.study._storage
     backend = getattr(storage, "_backend", storage)  # optuna wraps an RDBStorage in a cache
-    if isinstance(backend, optuna.storages.RDBStorage):
-        with backend.engine.connect() as connection:
-            return connection.execute(_grid_holder_query(), {
-                "trial_id": trial._trial_id, "study_id": trial.study._study_id, "number": trial.number,
-            }).scalar()
-    trials = trial.study.get_trials(deepcopy=False)
-    grid_id = next(t for t in trials if t.number == trial.number).system_attrs.get("grid_id")
-    return next((t.number for t in trials if t.number < trial.number and t.state in _LIVE
-                 and t.system_attrs.get("grid_id") == grid_id), None)
+    deadline = time.monotonic() + CELL_WAIT_SECONDS
+    while True:
+        if isinstance(backend, optuna.storages.RDBStorage):
+            keys = {"trial_id": trial._trial_id, "study_id": trial.study._study_id, "number": trial.number}
+            with backend.engine.connect() as connection:
+                holder = connection.execute(_grid_holder_query(), keys).scalar()
+                unknown = holder is None and connection.execute(_cell_unknown_query(), keys).scalar()
+        else:
+            trials = trial.study.get_trials(deepcopy=False)
+            grid_id = next(t for t in trials if t.number == trial.number).system_attrs.get("grid_id")
+            lower = [t for t in trials if t.number < trial.number]
+            holder = next((t.number for t in lower if t.state in _LIVE
+                           and t.system_attrs.get("grid_id") == grid_id), None)
+            unknown = any(_cell_unknown(t) for t in lower)
+        if holder is not None or not unknown or time.monotonic() > deadline:
+            return holder
+        time.sleep(CELL_WAIT_STEP_SECONDS)
+
+
+def _cell_unknown(trial) -> bool:
+    """A running trial whose cell Optuna has not stored yet (it writes the trial, then its cell)."""
+    return trial.state == TrialState.RUNNING and "grid_id" not in trial.system_attrs
+
+
+@functools.cache
+def _cell_unknown_query():
+    """How many of the study's trials numbered below `number` are running with no grid_id yet."""
+    from optuna.storages._rdb import models
+
+    trials = models.TrialModel.__table__
+    attributes = models.TrialSystemAttributeModel.__table__
+    has_cell = (sqlalchemy.select(attributes.c.trial_id)
+                .where(attributes.c.trial_id == trials.c.trial_id, attributes.c.key == "grid_id").exists())
+    return (sqlalchemy.select(sqlalchemy.func.count()).select_from(trials)
+            .where(trials.c.study_id == sqlalchemy.bindparam("study_id"),
+                   trials.c.number < sqlalchemy.bindparam("number"),
+                   trials.c.state == TrialState.RUNNING, ~has_cell))
 
 
 @functools.cache
@@ -741,7 +776,9 @@ def remaining(trials, context: TrialContext) -> int:
     covered once left a study whose last cell was cut short with that cell queued and never run."""
     if context.sampler == "grid":
         covered = {t.system_attrs.get("grid_id") for t in trials if t.state in _STARTED}
-        return context.target - len(covered & set(range(context.target)))
+        # a trial just started, its cell not stored yet, takes one of the cells not covered
+        starting = sum(_cell_unknown(t) for t in trials)
+        return context.target - len(covered & set(range(context.target))) - starting
     return context.target - sum(t.state in _STARTED for t in trials)
 
 

@@ -248,6 +248,28 @@ def test_the_grid_holder_check_agrees_with_a_scan_of_every_trial(tmp_path, monke
     assert tuning.grid_holder(second) is None
 
 
+def test_a_trial_waits_for_the_cell_of_a_lower_trial_just_started(tmp_path, monkeypatch):
+    """Optuna stores a new trial, then its cell: a trial checked in between must not take the cell
+    too (two workers once ran one cell twice that way, with trials of a few milliseconds)."""
+    import threading
+
+    context, study = grid_context(tmp_path, monkeypatch, [])
+    storage = study._storage
+    starting = storage.create_new_trial(study._study_id)  # trial 0: running, its cell not stored yet
+    later = study.ask()  # trial 1, handed cell 0 as well
+    cell = study.get_trials()[later.number].system_attrs["grid_id"]
+    assert tuning.remaining(study.get_trials(), context) == 0  # trial 0 takes the other cell
+    monkeypatch.setattr(tuning, "CELL_WAIT_SECONDS", 0.1)
+    started = time.monotonic()
+    assert tuning.grid_holder(later) is None  # a bounded wait (its worker may have died), then no holder
+    assert 0.1 <= time.monotonic() - started < 1.0
+    monkeypatch.setattr(tuning, "CELL_WAIT_SECONDS", 2.0)
+    threading.Timer(0.2, storage.set_trial_system_attr, (starting, "grid_id", cell)).start()
+    started = time.monotonic()
+    assert tuning.grid_holder(later) == 0  # waited for trial 0's cell, then gave way to it
+    assert 0.15 < time.monotonic() - started < 2.0
+
+
 def test_a_worker_that_dies_without_reporting_is_named(tmp_path, monkeypatch):
     context, _ = grid_context(tmp_path, monkeypatch, [])
     monkeypatch.setattr(tuning, "evaluate_rule",

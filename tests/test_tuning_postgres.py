@@ -73,7 +73,8 @@ def test_two_processes_finish_a_shared_grid_exactly_once(postgres_url, tmp_path)
     levels = [round(0.01 * n, 2) for n in range(1, 9)]
     command = [sys.executable, str(ROOT / "cli.py"), "tune", "--strategy", "neutral", "--stop",
                "trailing:1%..8%:1%", "--start", "2012-01-01", "--end", "2018-12-31", *CASH_RATE_ARGS,
-               "--storage", postgres_url, "--study", "shared-grid", "--no-progress"]
+               "--storage", postgres_url, "--study", "shared-grid", "--no-progress",
+               "--engine", "backtrader"]  # trials long enough for both workers to take a share
     # both start together, against a database without Optuna's tables: they race to create them too
     workers = [subprocess.Popen(command + ["--out", str(tmp_path / f"worker{n}")], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
