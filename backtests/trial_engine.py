@@ -468,6 +468,11 @@ def _feeds(market: Market, symbols: list[str]) -> _Shared:
     global _shared
     if _shared is None or _shared.market is not market or _shared.symbols != tuple(symbols):
         feeds = [TrialFeed(feed) for feed in market_feeds(market, symbols)]
+        if any(not feed.session_dates.equals(feeds[0].session_dates) for feed in feeds[1:]):
+            # backtrader aligns feeds by date; this loop steps them by bar (prepare_market puts
+            # every frame on the market's sessions)
+            raise ConfigError("the trial engine needs every feed on the same sessions; "
+                              "run with engine='backtrader'")
         _shared = _Shared(market, tuple(symbols), feeds, carry_arrays(market, feeds))
     return _shared
 

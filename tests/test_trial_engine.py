@@ -157,3 +157,14 @@ def test_a_study_stores_the_same_returns_on_either_engine(tmp_path):
     assert "engine: trials run on the trial engine; its window returns for trailing:1% take-profit:4% " \
            "equal backtrader's to the bit" in summary["trial"]
     assert "engine: every trial runs on backtrader (--engine backtrader)" in summary["backtrader"]
+
+
+def test_feeds_on_different_sessions_are_left_to_backtrader(markets):
+    """backtrader aligns feeds by date, the trial engine steps them by bar: a market whose frames
+    are not all on its sessions is refused (and a study then runs on backtrader)."""
+    market = markets["full"]
+    bars = dict(market.bars)
+    bars["QQQ"] = bars["QQQ"].iloc[:-5]
+    with pytest.raises(ConfigError, match="every feed on the same sessions"):
+        trial_returns(jobs.run_settings(settings_for("momentum", "full", {})),
+                      dataclasses.replace(market, bars=bars))
