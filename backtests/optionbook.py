@@ -70,12 +70,12 @@ class OptionMarket:
     real_open: np.ndarray | None = None  # False where the open is not a real print; None: all real
 
     def __post_init__(self):
-        self._position = {d: i for i, d in enumerate(self.dates)}
         self._quotes: dict = {}
         # the session dates as a list, for the per-session comparisons of the book and the broker:
         # a list element is the DatetimeIndex's own Timestamp, without the index's ~15 us boxing
         # per access (a tuning trial asks for a date a few times every session)
         self.days = list(self.dates)
+        self._position = {d: i for i, d in enumerate(self.days)}
         # the same per-session figures in plain Python numbers, for the broker's interest each
         # session: the calendar days since the previous session, and the rate known at each close
         self.gap_days = [0] + [(b - a).days for a, b in zip(self.days, self.days[1:])]

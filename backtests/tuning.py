@@ -593,18 +593,74 @@ def check_engine(market: Market, settings: dict, space: SearchSpace) -> EngineCh
     the trial engine and backtrader. The trial engine runs the study's trials only when the two
     agree to the last bit; a playbook that reaches a case it renders differently is run on
     backtrader, and the report says so."""
+    pending = PendingEngineCheck(market, settings, space)
+    try:
+        return pending.result()
+    finally:
+        pending.close()
+
+
+def _first_cell(space: SearchSpace) -> dict:
     params = {STOP_PARAM: space.stop_levels[0]}
     if space.take_profit_kind is not None:
         params[TAKE_PROFIT_PARAM] = space.take_profit_levels[0]
-    rule = space.rules(params)
+    return params
+
+
+class PendingEngineCheck:
+    """`check_engine`, its slow half (the backtrader run) started in a forked process so that the
+    study's storage is opened meanwhile (both take ~0.4 s; a platform without fork runs it here,
+    in `result`). `close` ends the process if the result was never asked for."""
+
+    def __init__(self, market: Market, settings: dict, space: SearchSpace):
+        self.market, self.settings = market, settings
+        self.params = _first_cell(space)
+        self.rule_text = space.rule_text(self.params)
+        self.rule = space.rules(self.params)
+        self._process = self._reader = None
+        if "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self._reader, writer = context.Pipe(duplex=False)
+            self._process = context.Process(target=_send_reference,
+                                            args=(writer, market, settings, self.rule), daemon=True,
+                                            name="tune-engine-check")
+            self._process.start()
+            writer.close()
+
+    def result(self) -> EngineCheck:
+        try:
+            fast = _rule_returns(self.market, self.settings, self.rule, "trial")
+        except ConfigError:  # a case the trial engine does not run (different sessions per feed)
+            fast = None
+        if self._process is None:
+            reference = _rule_returns(self.market, self.settings, self.rule, "backtrader")
+        else:
+            try:
+                outcome, reference = self._reader.recv()
+            except EOFError:
+                outcome, reference = "error", "the process ended without a result"
+            if outcome != "ok":
+                raise RunError(f"the engine check's backtrader run of {self.rule_text} failed: {reference}")
+        identical = fast is not None and fast.shape == reference.shape and bool(
+            np.array_equal(fast.view(np.int64), reference.view(np.int64)))
+        return EngineCheck("trial" if identical else "backtrader", self.rule_text, identical)
+
+    def close(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._reader.close()
+            self._process = None
+
+
+def _send_reference(writer, market: Market, settings: dict, rule: dict) -> None:
     try:
-        fast = _rule_returns(market, settings, rule, "trial")
-    except ConfigError:  # an order type the trial engine does not run
-        fast = None
-    reference = _rule_returns(market, settings, rule, "backtrader")
-    identical = fast is not None and fast.shape == reference.shape and bool(
-        np.array_equal(fast.view(np.int64), reference.view(np.int64)))
-    return EngineCheck("trial" if identical else "backtrader", space.rule_text(params), identical)
+        writer.send(("ok", _rule_returns(market, settings, rule, "backtrader")))
+    except BaseException as exc:  # the parent says what failed; nothing is left half-done here
+        writer.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        writer.close()
 
 
 def worker_name() -> str:
@@ -1302,10 +1358,7 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
         out_dir.mkdir(parents=True, exist_ok=True)
     url = request.storage or sqlite_url(out_dir / STUDY_FILE)
     target = space.size if request.sampler == "grid" else int(request.trials)
-    engine = check_engine(stepped, settings, space) if request.engine == "trial" \
-        else EngineCheck("backtrader", "", None)
-    context = TrialContext(url, name, space, settings, stepped, request.objective, request.sampler, target,
-                           request.seed, engine.engine)
+    pending = PendingEngineCheck(stepped, settings, space) if request.engine == "trial" else None
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
@@ -1315,6 +1368,9 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
             check_definition(study, definition, url)
             if "windows" not in study.user_attrs:
                 study.set_user_attr("windows", window_records(market.windows, market.sessions))
+            engine = pending.result() if pending is not None else EngineCheck("backtrader", "", None)
+            context = TrialContext(url, name, space, settings, stepped, request.objective, request.sampler,
+                                   target, request.seed, engine.engine)
             if "default_window_returns" not in study.user_attrs:
                 # the rule the tuned ones must beat, run once per study and kept with it
                 default = evaluate_rule(stepped, settings, engine=engine.engine)
@@ -1334,6 +1390,8 @@ def tune(request: TuneRequest, market: Market | None = None) -> TuneOutcome:
         data = read_study(url, name, storage)
     finally:
         optuna.logging.set_verbosity(verbosity)
+        if pending is not None:
+            pending.close()
     still_running = int((data.trials["state"] == "RUNNING").sum())
     evaluation = evaluate(data, request.min_train_years)
     return TuneOutcome(request, name, shown_url(url), out_dir, evaluation, finished, before, still_running,

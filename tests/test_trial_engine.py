@@ -168,3 +168,25 @@ def test_feeds_on_different_sessions_are_left_to_backtrader(markets):
     with pytest.raises(ConfigError, match="every feed on the same sessions"):
         trial_returns(jobs.run_settings(settings_for("momentum", "full", {})),
                       dataclasses.replace(market, bars=bars))
+
+
+def test_the_engine_check_runs_here_without_fork_and_names_a_failed_reference(markets, monkeypatch):
+    import multiprocessing
+
+    import backtests.tuning as tuning
+    from backtests.errors import RunError
+
+    settings = settings_for("neutral", "year-end", {})
+    space = SearchSpace.parse("trailing:1%..3%:1%")
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert check_engine(markets["year-end"], settings, space).identical  # in this process
+
+    monkeypatch.undo()
+
+    def broken(run, market):
+        raise ValueError("no bars")
+
+    monkeypatch.setattr(tuning, "run_backtest", broken)  # the forked reference run inherits it
+    with pytest.raises(RunError, match=r"engine check's backtrader run of trailing:1% failed: "
+                                       r"ValueError: no bars"):
+        check_engine(markets["year-end"], settings, space)
