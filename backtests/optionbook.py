@@ -371,8 +371,22 @@ class SessionOpening:
     """What each session's open does to cash before any stock order is tried: the interest cash
     earned overnight, the dividends of the stock held overnight, then the option book's settlements
     and fills. Written once for the two brokers that run a playbook: `OptionBroker` (backtrader) and
-    backtests.trial_engine's. The broker provides cash, getposition, rates, book, carry,
-    accrue_interest and the running totals."""
+    backtests.trial_engine's. The broker provides cash and getposition; `start_sessions` sets the
+    rest."""
+
+    def start_sessions(self, book: OptionBook | None, underlying, rates: OptionMarket | None,
+                       accrue_interest: bool, carry: dict | None) -> None:
+        """The opening's inputs and running totals, before the first session."""
+        self.book = book
+        self.rates = book.market if book is not None else rates
+        self.underlying = underlying
+        self.accrue_interest = accrue_interest and self.rates is not None
+        self.carry = dict(carry or {})
+        self.interest_earned = 0.0
+        self.dividends_earned = 0.0
+        # running total per feed name: a stock leg's dividends are the change over its life
+        self.dividends_by_symbol: dict[str, float] = {}
+        self.session_index = -1
 
     def open_session(self, i: int) -> None:
         gap = self.rates.block_start is not None and self.rates.block_start[i]
@@ -414,16 +428,7 @@ class OptionBroker(SessionOpening, bt.brokers.BackBroker):
     def __init__(self, book: OptionBook | None, underlying, rates: OptionMarket | None = None,
                  accrue_interest: bool = True, carry: dict | None = None):
         super().__init__()
-        self.book = book
-        self.rates = book.market if book is not None else rates
-        self.underlying = underlying
-        self.accrue_interest = accrue_interest and self.rates is not None
-        self.carry = dict(carry or {})
-        self.interest_earned = 0.0
-        self.dividends_earned = 0.0
-        # running total per feed name: a stock leg's dividends are the change over its life
-        self.dividends_by_symbol: dict[str, float] = {}
-        self.session_index = -1
+        self.start_sessions(book, underlying, rates, accrue_interest, carry)
         frame = getattr(getattr(underlying, "p", None), "dataname", None)
         if self.rates is not None and isinstance(frame, pd.DataFrame) \
                 and not self.rates.dates.equals(pd.DatetimeIndex(frame.index)):

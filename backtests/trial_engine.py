@@ -186,15 +186,7 @@ class TrialBroker(SessionOpening):
 
     def __init__(self, book: OptionBook | None, underlying: TrialFeed, rates, carry: dict, cash: float,
                  costs: Costs):
-        self.book = book
-        self.rates = book.market if book is not None else rates
-        self.underlying = underlying
-        self.accrue_interest = self.rates is not None
-        self.carry = carry
-        self.interest_earned = 0.0
-        self.dividends_earned = 0.0
-        self.dividends_by_symbol: dict[str, float] = {}
-        self.session_index = -1
+        self.start_sessions(book, underlying, rates, accrue_interest=True, carry=carry)
         self.cash = float(cash)
         self._value = self.cash
         self.commission = costs.stock_commission
