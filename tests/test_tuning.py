@@ -527,16 +527,20 @@ def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
         worker = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
     url = tuning.sqlite_url(out / tuning.STUDY_FILE)
     deadline = time.monotonic() + 120
-    killed = None
+    killed = watcher = None
     while time.monotonic() < deadline and worker.poll() is None:
         time.sleep(0.05)
         if not (out / tuning.STUDY_FILE).exists():
             continue
         try:
-            summaries = optuna.get_all_study_summaries(url)
+            # one storage for every look (opening one per look costs Optuna's schema checks, long
+            # enough to miss a trial of a fraction of a second); the worker makes the tables
+            watcher = watcher or optuna.storages.RDBStorage(url, skip_table_creation=True,
+                                                              skip_compatibility_check=True)
+            summaries = optuna.get_all_study_summaries(watcher)
             if not summaries:
                 continue
-            trials = optuna.load_study(study_name=summaries[0].study_name, storage=url).get_trials()
+            trials = optuna.load_study(study_name=summaries[0].study_name, storage=watcher).get_trials()
         except Exception:  # the worker may be creating the schema this very moment
             continue
         states = [t.state.name for t in trials]
@@ -546,6 +550,8 @@ def test_a_killed_worker_has_its_cell_run_again(tmp_path, witching_market):
             worker.wait()
             killed = running[0].number
             break
+    if watcher is not None:
+        watcher.engine.dispose()
     if killed is None:
         worker.kill()
         worker.wait()
